@@ -1,0 +1,601 @@
+"""A real OpenAI-compatible HTTP server on loopback, with switchable faults, for tests and benchmarks.
+
+Run it in its own process (so a benchmark's client does not share the GIL with it)::
+
+    python tests/chat_server.py --port 0 --latency-ms 50      # prints "READY http://127.0.0.1:PORT/v1"
+
+or from Python::
+
+    with ChatServer(latency_ms=50) as server:
+        client = AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        server.set_faults(rate=0.2, kinds=("429", "malformed"))
+        ...
+        server.log()   # every request received: headers, JSON body, fault applied, status
+
+Endpoints:
+
+* ``POST /v1/chat/completions`` -- deterministic answer derived from a hash of the last user message.
+  If that message holds a line ``KEYS: ["a", "b"]`` the answer is ``{"outputs": [{"key": "a",
+  "text": ...}, ...]}``, one item per key in order; otherwise a single short sentence.
+* ``POST /v1/embeddings`` -- deterministic unit-norm vectors (``float`` or ``base64`` encoding).
+* ``GET /v1/models`` -- one model.
+* ``POST /_control`` -- ``{"reset": true}`` or a fault plan (see :class:`FaultPlan`).
+* ``GET /_log`` -- the request log.
+
+Faults apply to chat completions only; see :data:`FAULT_KINDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import base64
+import hashlib
+import itertools
+import math
+import random
+import re
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+MODEL_ID = "chat-server-test"
+READY_PREFIX = "READY "
+FAULT_KINDS = ("429", "500", "timeout", "malformed", "truncated", "empty", "wrong_count")
+"""``429``/``500``: HTTP errors; ``timeout``: answer normally after ``hang_s``; ``malformed``: content
+is JSON cut in the middle plus garbage; ``truncated``: content cut mid-way, finish_reason
+``length``; ``empty``: content ``""``; ``wrong_count``: in KEYS mode one output missing or one
+unknown key added (outside KEYS mode the answer is normal)."""
+DEFAULT_FAULT_KINDS = ("429", "500")
+
+_KEYS_LINE = re.compile(r"^[ \t]*KEYS:[ \t]*(\[.*\])[ \t]*$", re.MULTILINE)
+_GARBAGE = " <<~~#garbled tail ~~>> @@"  # no quote, brace or bracket: the cut JSON stays invalid
+_ADJECTIVES = ("quiet", "amber", "restless", "silver", "hollow", "bright", "ancient", "narrow",
+               "gentle", "frozen", "crimson", "distant", "patient", "wild", "tired", "hidden")
+_NOUNS = ("lantern", "harbor", "orchard", "courier", "bridge", "archive", "falcon", "market",
+          "tower", "river", "garden", "engine", "stranger", "meadow", "library", "compass")
+_VERBS = ("waits", "drifts", "listens", "turns", "glows", "wanders", "settles", "returns",
+          "hums", "rests", "lingers", "echoes", "flickers", "travels", "sings", "watches")
+_ADVERBS = ("slowly", "softly", "again", "alone", "quietly", "briefly", "calmly", "eagerly",
+            "twice", "tonight", "still", "gladly", "nearby", "warily", "faintly", "boldly")
+
+
+# --------------------------------------------------------------------------- content
+
+
+def _digest(*parts: str, size: int) -> bytes:
+    """A stable hash of ``parts`` (order matters), ``size`` bytes long."""
+    joined = "\x00".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.shake_256(joined).digest(size)
+
+
+def sentence_for(*parts: str) -> str:
+    """A short sentence that depends only on ``parts``."""
+    b = _digest(*parts, size=6)
+    return (f"The {_ADJECTIVES[b[0] % 16]} {_NOUNS[b[1] % 16]} {_VERBS[b[2] % 16]} "
+            f"{_ADVERBS[b[3] % 16]} beside the {_ADJECTIVES[b[4] % 16]} {_NOUNS[b[5] % 16]}.")
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly one token per four characters."""
+    return math.ceil(len(text) / 4)
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a chat message whose content is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    """The text of the last ``user`` message, or ``""``."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message_text(message)
+    return ""
+
+
+def parse_keys(prompt: str) -> list[str] | None:
+    """The list from a ``KEYS: [...]`` line of ``prompt``; ``None`` when absent or not strings."""
+    match = _KEYS_LINE.search(prompt)
+    if match is None:
+        return None
+    try:
+        keys = orjson.loads(match.group(1))
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+        return keys
+    return None
+
+
+def keyed_answer(prompt: str, keys: list[str]) -> str:
+    """``{"outputs": [{"key": k, "text": ...}, ...]}`` as JSON text."""
+    outputs = [{"key": key, "text": sentence_for(key, prompt)} for key in keys]
+    return orjson.dumps({"outputs": outputs}).decode()
+
+
+def miscount(keys: list[str], rng: random.Random) -> list[str]:
+    """``keys`` with the last one dropped, or with an unknown key appended."""
+    if keys and rng.random() < 0.5:
+        return keys[:-1]
+    return [*keys, f"unexpected-{rng.randrange(10**6)}"]
+
+
+def cut_in_half(text: str) -> str:
+    """The first half of ``text`` (at least one character when ``text`` is not empty)."""
+    return text[: max(1, len(text) // 2)]
+
+
+def chat_content(prompt: str, fault: str | None, rng: random.Random) -> tuple[str, str]:
+    """``(content, finish_reason)`` for ``prompt``, spoiled as ``fault`` says."""
+    keys = parse_keys(prompt)
+    if keys is not None and fault == "wrong_count":
+        keys = miscount(keys, rng)
+    answer = sentence_for(prompt) if keys is None else keyed_answer(prompt, keys)
+    if fault == "malformed":
+        json_text = answer if keys is not None else orjson.dumps({"text": answer}).decode()
+        return cut_in_half(json_text) + _GARBAGE, "stop"
+    if fault == "truncated":
+        return cut_in_half(answer), "length"
+    if fault == "empty":
+        return "", "stop"
+    return answer, "stop"
+
+
+def embedding_vector(text: str, dim: int) -> np.ndarray:
+    """A unit-norm float32 vector of ``dim`` components that depends only on ``text``."""
+    raw = np.frombuffer(_digest(text, size=2 * dim), dtype="<i2").astype(np.float32)
+    return raw / np.linalg.norm(raw)
+
+
+def encode_embedding(vector: np.ndarray, encoding_format: str) -> Any:
+    """The vector as OpenAI sends it: a float list, or base64 of little-endian float32."""
+    if encoding_format == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode()
+    return vector
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Which chat completions fault, and how.
+
+    The first ``fail_first`` requests after the plan is set fault; after that each request faults
+    with probability ``rate``. A faulting request takes a kind from ``kinds`` uniformly; one RNG
+    seeded with ``seed`` makes both choices, so a sequential run repeats exactly.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = DEFAULT_FAULT_KINDS
+    seed: int = 0
+    retry_after_s: float = 1
+    hang_s: float = 30.0
+    fail_first: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], default_seed: int) -> FaultPlan:
+        """A validated plan from a ``/_control`` body; raises ``ValueError`` on bad input."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        kinds = tuple(str(k) for k in data.get("kinds", DEFAULT_FAULT_KINDS))
+        plan = cls(
+            rate=float(data.get("rate", 0.0)),
+            kinds=kinds,
+            seed=int(data["seed"]) if data.get("seed") is not None else default_seed,
+            retry_after_s=float(data.get("retry_after_s", 1)),
+            hang_s=float(data.get("hang_s", 30.0)),
+            fail_first=int(data.get("fail_first", 0)),
+        )
+        plan.validate()
+        return plan
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` unless every setting is in range."""
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"rate must be within 0..1, got {self.rate}")
+        if not self.kinds or not set(self.kinds) <= set(FAULT_KINDS):
+            raise ValueError(f"kinds must be a non-empty subset of {list(FAULT_KINDS)}")
+        if min(self.retry_after_s, self.hang_s, self.fail_first) < 0:
+            raise ValueError("retry_after_s, hang_s and fail_first must not be negative")
+
+
+class FaultInjector:
+    """Decides, request by request, which fault (if any) a plan applies."""
+
+    def __init__(self, plan: FaultPlan) -> None:
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        self._seen = 0
+
+    def next_fault(self) -> str | None:
+        """The fault for the next chat completion, or ``None``."""
+        self._seen += 1
+        failing = self._seen <= self.plan.fail_first or (
+            self.plan.rate > 0 and self.rng.random() < self.plan.rate)
+        return self.rng.choice(self.plan.kinds) if failing else None
+
+
+# --------------------------------------------------------------------------- HTTP app
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response serialised with orjson (numpy arrays included)."""
+    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(status: int, message: str, error_type: str, code: str | None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """An OpenAI-style error: ``{"error": {"message", "type", "param", "code"}}``."""
+    error = {"message": message, "type": error_type, "param": None, "code": code}
+    return json_response({"error": error}, status, headers)
+
+
+class RequestRejected(Exception):
+    """Ends a request early with an error response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def bad_request(message: str) -> RequestRejected:
+    """A 400 ``invalid_request_error``."""
+    return RequestRejected(error_response(400, message, "invalid_request_error", None))
+
+
+Handler = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Response]]
+
+
+class ChatServerApp:
+    """Request handling and in-memory state of one server process."""
+
+    def __init__(self, latency_ms: float, seed: int, require_key: str | None, embedding_dim: int):
+        self.latency_s = latency_ms / 1000
+        self.seed = seed
+        self.expected_auth = f"Bearer {require_key}" if require_key is not None else None
+        self.embedding_dim = embedding_dim
+        self.injector = FaultInjector(FaultPlan(seed=seed))
+        self.log: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+
+    def routes(self) -> list[Route]:
+        """The HTTP routes served."""
+        return [
+            Route("/v1/chat/completions", self._logged(self.chat_completions), methods=["POST"]),
+            Route("/v1/embeddings", self._logged(self.embeddings), methods=["POST"]),
+            Route("/v1/models", self._logged(self.models), methods=["GET"]),
+            Route("/_control", self.control, methods=["POST"]),
+            Route("/_log", self.request_log, methods=["GET"]),
+        ]
+
+    def _logged(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap ``handler`` so the request is logged, authorised and parsed before it runs."""
+
+        async def endpoint(request: Request) -> Response:
+            entry = await self._log_request(request)
+            try:
+                self._authorise(entry["headers"])
+                response = await handler(self._json_body(entry["body"]), entry)
+            except RequestRejected as rejected:
+                response = rejected.response
+            entry["status"] = response.status_code
+            return response
+
+        return endpoint
+
+    async def _log_request(self, request: Request) -> dict[str, Any]:
+        """Append a log entry for ``request`` (its body parsed when it is JSON) and return it."""
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = raw.decode("utf-8", "replace")
+        entry = {
+            "time": time.time(),
+            "method": request.method,
+            "path": request.url.path,
+            "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]},
+            "body": body,
+            "fault": None,
+            "status": None,
+        }
+        self.log.append(entry)
+        return entry
+
+    def _authorise(self, headers: dict[str, str]) -> None:
+        """Reject the request with 401 when a key is required and not the one sent."""
+        if self.expected_auth is not None and headers.get("authorization") != self.expected_auth:
+            raise RequestRejected(error_response(
+                401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"))
+
+    @staticmethod
+    def _json_body(body: Any) -> dict[str, Any]:
+        """``body`` when the request carried a JSON object (GET requests carry none)."""
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object.")
+        return body
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds`` (skipping the event-loop round trip when zero)."""
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    async def chat_completions(self, body: dict[str, Any], entry: dict[str, Any]) -> Response:
+        """``POST /v1/chat/completions``."""
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise bad_request("'messages' must be a list of message objects.")
+        fault = entry["fault"] = self.injector.next_fault()
+        await self._wait(self.latency_s)
+        plan = self.injector.plan
+        if fault == "429":
+            return error_response(429, "Rate limit reached (injected fault).", "requests",
+                                  "rate_limit_exceeded", {"Retry-After": f"{plan.retry_after_s:g}"})
+        if fault == "500":
+            return error_response(500, "The server had an error (injected fault).", "server_error", None)
+        if fault == "timeout":
+            await self._wait(plan.hang_s)
+        content, finish_reason = chat_content(last_user_text(messages), fault, self.injector.rng)
+        return json_response(self._completion(body, messages, content, finish_reason))
+
+    def _completion(self, body: dict[str, Any], messages: list[dict[str, Any]], content: str,
+                    finish_reason: str) -> dict[str, Any]:
+        """A ``chat.completion`` object."""
+        prompt_tokens = sum(estimate_tokens(message_text(m)) for m in messages)
+        completion_tokens = estimate_tokens(content)
+        return {
+            "id": f"chatcmpl-{next(self._ids):010d}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", MODEL_ID),
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+
+    async def embeddings(self, body: dict[str, Any], entry: dict[str, Any]) -> Response:
+        """``POST /v1/embeddings``."""
+        texts = body.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            raise bad_request("'input' must be a string or a non-empty list of strings.")
+        dim = body.get("dimensions") or self.embedding_dim
+        if not isinstance(dim, int) or dim < 1:
+            raise bad_request("'dimensions' must be a positive integer.")
+        encoding_format = body.get("encoding_format") or "float"
+        await self._wait(self.latency_s)
+        data = [{"object": "embedding", "index": i,
+                 "embedding": encode_embedding(embedding_vector(t, dim), encoding_format)}
+                for i, t in enumerate(texts)]
+        tokens = sum(estimate_tokens(t) for t in texts)
+        return json_response({"object": "list", "data": data, "model": body.get("model", MODEL_ID),
+                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    async def models(self, body: dict[str, Any], entry: dict[str, Any]) -> Response:
+        """``GET /v1/models``."""
+        model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "chat_server"}
+        return json_response({"object": "list", "data": [model]})
+
+    async def control(self, request: Request) -> Response:
+        """``POST /_control``: ``{"reset": true}`` or a new :class:`FaultPlan`."""
+        try:
+            data = orjson.loads(await request.body() or b"{}")
+            if data.get("reset"):
+                self.log.clear()
+                plan = FaultPlan(seed=self.seed)
+            else:
+                plan = FaultPlan.from_json(data, self.seed)
+        except (ValueError, TypeError, AttributeError) as exc:  # orjson errors are ValueErrors
+            return error_response(400, str(exc), "invalid_request_error", None)
+        self.injector = FaultInjector(plan)
+        return json_response({"faults": asdict(plan)})
+
+    async def request_log(self, request: Request) -> Response:
+        """``GET /_log``."""
+        return json_response(self.log)
+
+
+# --------------------------------------------------------------------------- process entry point
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0, help="default seed of the fault RNG")
+    parser.add_argument("--require-key", default=None, help="answer 401 unless this key is sent")
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--exit-on-stdin-eof", action="store_true",
+                        help="stop when stdin closes (the parent process went away)")
+    return parser.parse_args(argv)
+
+
+def stop_on_stdin_eof(server: uvicorn.Server) -> None:
+    """Ask ``server`` to exit once stdin reaches end of file."""
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+        server.should_exit = True
+
+    threading.Thread(target=watch, name="stdin-eof-watch", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    state = ChatServerApp(args.latency_ms, args.seed, args.require_key, args.embedding_dim)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(2048)  # connections made before the loop runs wait in the backlog
+    config = uvicorn.Config(Starlette(routes=state.routes()), workers=1, log_level="warning",
+                            access_log=False, limit_concurrency=4096, backlog=2048,
+                            timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    if args.exit_on_stdin_eof:
+        stop_on_stdin_eof(server)
+    print(f"{READY_PREFIX}http://127.0.0.1:{sock.getsockname()[1]}/v1", flush=True)
+    server.run(sockets=[sock])
+
+
+# --------------------------------------------------------------------------- test-side helper
+
+
+class ChatServer:
+    """Runs the server above in a child process; a context manager.
+
+    The child stops on :meth:`stop`, on leaving the ``with`` block, at interpreter exit, and when
+    this process dies (its stdin pipe closes).
+    """
+
+    def __init__(self, latency_ms: float = 0, seed: int = 0, require_key: str | None = None,
+                 embedding_dim: int = 64) -> None:
+        self.latency_ms = latency_ms
+        self.seed = seed
+        self.require_key = require_key
+        self.embedding_dim = embedding_dim
+        self._process: subprocess.Popen[bytes] | None = None
+        self._base_url: str | None = None
+
+    def __enter__(self) -> ChatServer:
+        return self if self._process is not None else self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self, ready_timeout_s: float = 10.0) -> ChatServer:
+        """Spawn the server and wait (at most ``ready_timeout_s``) for its READY line."""
+        if self._process is not None:
+            raise RuntimeError("ChatServer already started")
+        self._process = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        atexit.register(self.stop)
+        try:
+            self._base_url = self._read_ready_line(ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _command(self) -> list[str]:
+        command = [sys.executable, str(Path(__file__).resolve()), "--port", "0",
+                   "--latency-ms", str(self.latency_ms), "--seed", str(self.seed),
+                   "--embedding-dim", str(self.embedding_dim), "--exit-on-stdin-eof"]
+        if self.require_key is not None:
+            command += ["--require-key", self.require_key]
+        return command
+
+    def _read_ready_line(self, timeout_s: float) -> str:
+        """The base URL from the child's ``READY <url>`` line."""
+        assert self._process is not None and self._process.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._process.stdout, selectors.EVENT_READ)
+            while selector.select(max(0.0, deadline - time.monotonic())):
+                line = self._process.stdout.readline().decode()
+                if not line:
+                    raise RuntimeError(f"chat server exited with code {self._process.wait()}")
+                if line.startswith(READY_PREFIX):
+                    return line[len(READY_PREFIX):].strip()
+        raise TimeoutError(f"chat server not ready within {timeout_s} s")
+
+    def stop(self) -> None:
+        """Terminate the child and wait for it; safe to call twice."""
+        process, self._process, self._base_url = self._process, None, None
+        atexit.unregister(self.stop)
+        if process is None:
+            return
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``, for ``AsyncOpenAI(base_url=...)``."""
+        if self._base_url is None:
+            raise RuntimeError("ChatServer is not running")
+        return self._base_url
+
+    @property
+    def pid(self) -> int:
+        """The server process id (e.g. to read its CPU time in a benchmark)."""
+        if self._process is None:
+            raise RuntimeError("ChatServer is not running")
+        return self._process.pid
+
+    def set_faults(self, rate: float = 0.0, kinds: tuple[str, ...] | list[str] = DEFAULT_FAULT_KINDS,
+                   seed: int | None = None, retry_after_s: float = 1, hang_s: float = 30,
+                   fail_first: int = 0) -> None:
+        """Replace the fault plan (see :class:`FaultPlan`); ``seed=None`` uses the server's seed.
+
+        Raises ``ValueError`` when the server rejects a setting.
+        """
+        self._call("POST", "/_control", {
+            "rate": rate, "kinds": [str(k) for k in kinds], "seed": seed,
+            "retry_after_s": retry_after_s, "hang_s": hang_s, "fail_first": fail_first,
+        })
+
+    def reset(self) -> None:
+        """Clear the faults and the request log."""
+        self._call("POST", "/_control", {"reset": True})
+
+    def log(self) -> list[dict[str, Any]]:
+        """Every request to ``/v1/...`` so far: method, path, headers, body, fault, status, time."""
+        return self._call("GET", "/_log")
+
+    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        root = self.base_url.removesuffix("/v1")
+        data = orjson.dumps(payload) if payload is not None else None
+        request = urllib.request.Request(root + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return orjson.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            message = orjson.loads(exc.read())["error"]["message"]
+            raise ValueError(f"chat server refused {path}: {message}") from None
+
+
+if __name__ == "__main__":
+    main()
