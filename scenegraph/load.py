@@ -1,0 +1,86 @@
+"""`load`: corpus files into a store, all or nothing by default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import orjson
+from pydantic import BaseModel
+
+from .corpus import SUFFIXES, CorpusBuilder, Reject, read_records
+from .errors import CorpusError
+from .store.base import Progress, Store
+
+MAX_SHOWN = 50
+
+
+class LoadReport(BaseModel):
+    files: int
+    records: int
+    scenes: int
+    expressions: int
+    rejected: int = 0
+    rejects_file: str | None = None
+    counts: dict[str, int]
+
+
+def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to load: each path, or the corpus files inside a folder, sorted."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES
+                          and p.is_file() and not p.name.endswith(".rejects.jsonl"))
+        else:
+            out.append(path)
+    return out
+
+
+def load_corpus(store: Store, paths: Iterable[str | Path], *, skip_bad: bool = False,
+                rejects_file: str | Path | None = None,
+                progress: Progress | None = None) -> LoadReport:
+    """Read, check and write corpus files.
+
+    Without ``skip_bad`` any problem raises ``CorpusError`` (one line per problem) and nothing
+    is written. With it, good records are written and the bad ones go to ``rejects_file`` with
+    their reasons.
+    """
+    files = corpus_files(paths)
+    store.init_schema()
+    builder = CorpusBuilder(parents={child: parent for parent, child in store.contains_edges()})
+    rejects: list[Reject] = []
+    for path in files:
+        try:
+            for raw in read_records(path):
+                if problems := builder.add(raw):
+                    rejects.append(Reject(raw.where, problems, raw.data))
+        except CorpusError as exc:
+            rejects.append(Reject(None, exc.problems, None))
+    if rejects and not skip_bad:
+        raise CorpusError(_summary([p for r in rejects for p in r.problems]))
+    if builder.records == 0 and not rejects:
+        raise CorpusError([f"{', '.join(map(str, files)) or 'no files given'}: no records to load"])
+    corpus = builder.corpus
+    store.upsert(corpus.batch(), progress)
+    store.recompute_fractal()
+    written = _write_rejects(rejects, rejects_file) if rejects else None
+    return LoadReport(files=len(files), records=builder.records, scenes=len(corpus.scenes),
+                      expressions=len(corpus.expressions), rejected=len(rejects),
+                      rejects_file=written, counts=store.counts())
+
+
+def _summary(problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_SHOWN:
+        return problems
+    return problems[:MAX_SHOWN] + [f"… and {len(problems) - MAX_SHOWN} more problems"]
+
+
+def _write_rejects(rejects: list[Reject], path: str | Path | None) -> str:
+    target = Path(path or "scenegraph.rejects.jsonl")
+    with target.open("wb") as out:
+        for reject in rejects:
+            row = {"where": reject.where.at() if reject.where else None,
+                   "problems": reject.problems, "record": reject.record}
+            out.write(orjson.dumps(row, default=str) + b"\n")
+    return str(target)

@@ -1,0 +1,128 @@
+"""The domain: scenes, their components, archetypes, hyperlexemes and expressions.
+
+A scene is a node of the fractal: it may contain sub-scenes to any depth (``parts``) and lead
+to other scenes (``leads_to``). Expressions are the many forms one scene takes (text, symbols,
+a formula, a colour, a gesture, a sound) in a style, register and tone.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .text import content_hash, nfc
+
+COMPONENT_KINDS: tuple[str, ...] = ("agent", "field", "act", "tone")
+FORMS: tuple[str, ...] = ("text", "symbolic", "formula", "colour", "gesture", "sound")
+
+ComponentKind = Literal["agent", "field", "act", "tone"]
+Form = Literal["text", "symbolic", "formula", "colour", "gesture", "sound"]
+
+_DIGIT = re.compile(r"\d")
+
+
+class Component(BaseModel):
+    """One part of a scene: who acts (agent), where (field), what happens (act), how (tone)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ComponentKind
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return nfc(value)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+class Archetype(BaseModel):
+    """A pattern a scene evokes (transition, threshold, initiation…)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+
+
+class Hyperlexeme(BaseModel):
+    """A compressed token naming a scene: a fused word (`жартишинавход`) or an id (`Δ42`)."""
+
+    form: str
+    scene_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return hyperlexeme_kind(self.form)
+
+
+def hyperlexeme_kind(form: str) -> str:
+    """'id' for id-like hyperlexemes (they carry digits, like `Δ42`), 'fused' for fused words."""
+    return "id" if _DIGIT.search(form) else "fused"
+
+
+# `register` is the source's word for a voice (logic, poetry, rhythm…); pydantic only warns
+# that it shadows ABCMeta.register, which no model here uses.
+warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+
+class Expression(BaseModel):
+    """One way of saying a scene, with where it came from and what the checks said of it."""
+
+    scene_ids: list[str]
+    text: str
+    form: Form = "text"
+    style: str | None = None
+    register: str | None = None
+    tone: str | None = None
+    target: str | None = None
+    lang: str | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    props: dict[str, Any] = Field(default_factory=dict)
+    quality: dict[str, Any] | None = None
+    passed: bool | None = None
+    status: Literal["active", "superseded"] = "active"
+    id: str = ""
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.id:
+            self.id = expression_id(self)
+
+
+def expression_id(expr: Expression) -> str:
+    """Deterministic id from what the expression says and for which scene(s) and voice."""
+    identity = [expr.scene_ids, expr.text, expr.form, expr.style, expr.register, expr.tone,
+                expr.target, expr.lang]
+    return "x" + content_hash(identity)
+
+
+class Scene(BaseModel):
+    """A scene ``ΔX`` with its components, archetypes, sub-scenes and onward links."""
+
+    id: str
+    title: str | None = None
+    text: str | None = None
+    lang: str | None = None
+    components: list[Component] = Field(default_factory=list)
+    archetypes: list[str] = Field(default_factory=list)
+    hyperlexemes: list[str] = Field(default_factory=list)
+    parts: list[str] = Field(default_factory=list)
+    leads_to: list[str] = Field(default_factory=list)
+    props: dict[str, Any] = Field(default_factory=dict)
+    depth: int | None = None
+    root: str | None = None
+
+    def component_names(self, kind: str | None = None) -> list[str]:
+        return [c.name for c in self.components if kind is None or c.kind == kind]
+
+    def content_hash(self) -> str:
+        """Hash of what the scene *is* (not of where it sits): decides re-embedding and regeneration."""
+        return content_hash([
+            self.title, self.text, self.lang,
+            sorted(c.key for c in self.components), sorted(self.archetypes), self.props,
+        ])

@@ -1,0 +1,230 @@
+"""The store interface: a few primitives each backend implements, everything else derived.
+
+A backend implements ``init_schema``, ``run`` (one Cypher statement, read-only unless asked),
+``upsert`` (a ``GraphBatch``, idempotently) and ``close``. Reading scenes, counts, subtrees
+and the fractal bookkeeping are written once here in the Cypher both stores speak.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from pydantic import BaseModel
+
+from ..batch import GraphBatch
+from ..models import Component, Expression, Scene
+from ..schema import schema
+
+Progress = Callable[[int], None]
+FETCH_BATCH = 5_000
+
+
+class QueryResult(BaseModel):
+    """Rows of a query; nodes and relationships in them are plain dicts with a `_label`."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def column(self, index: int = 0) -> list[Any]:
+        return [row[index] for row in self.rows]
+
+
+class Store(ABC):
+    """A Cypher graph holding scenes. Open one with ``scenegraph.store.open_store(uri)``."""
+
+    dialect: str
+    uri: str
+    data_dir: Path  # where the vector indexes and journals of this store live
+
+    @abstractmethod
+    def init_schema(self) -> None:
+        """Create tables, constraints and indexes; safe to run again."""
+
+    @abstractmethod
+    def run(self, cypher: str, params: dict[str, Any] | None = None, *,
+            write: bool = False) -> QueryResult:
+        """Run one statement. Without ``write`` it must only read, or it raises ReadOnlyViolation."""
+
+    @abstractmethod
+    def upsert(self, batch: GraphBatch, progress: Progress | None = None) -> None:
+        """Merge every node and relationship of the batch; running it twice changes nothing."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- derived reads ------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Number of nodes per label and relationships per type."""
+        out = {}
+        for label in schema().nodes:
+            out[label] = self.run(f"MATCH (n:{label}) RETURN count(n)").rows[0][0]
+        for rel_type in schema().rels:
+            out[rel_type] = self.run(f"MATCH ()-[r:{rel_type}]->() RETURN count(r)").rows[0][0]
+        return out
+
+    def scene_ids(self) -> list[str]:
+        return self.run("MATCH (s:Scene) RETURN s.id ORDER BY s.id").column()
+
+    def scenes(self, ids: Iterable[str] | None = None) -> Iterator[Scene]:
+        """Full scenes (components, archetypes, hyperlexemes, parts, links), in batches."""
+        all_ids = sorted(set(ids)) if ids is not None else self.scene_ids()
+        for start in range(0, len(all_ids), FETCH_BATCH):
+            yield from self._scene_batch(all_ids[start:start + FETCH_BATCH])
+
+    def scene(self, scene_id: str) -> Scene | None:
+        return next(iter(self._scene_batch([scene_id])), None)
+
+    def _scene_batch(self, ids: list[str]) -> list[Scene]:
+        rows = self.run(
+            "UNWIND $ids AS sid MATCH (s:Scene {id: sid}) RETURN s.id, s.title, s.text, s.lang, "
+            "s.depth, s.root, s.props", {"ids": ids}).rows
+        scenes = {r[0]: Scene(id=r[0], title=r[1], text=r[2], lang=r[3], depth=r[4], root=r[5],
+                              props=json.loads(r[6]) if r[6] else {}) for r in rows}
+        for sid, kind, name in self._edges(ids, "MATCH (s:Scene {id: sid})-[:HAS]->(c:Component) "
+                                                "RETURN s.id, c.kind, c.name"):
+            scenes[sid].components.append(Component(kind=kind, name=name))
+        for field, query in (
+            ("archetypes", "MATCH (s:Scene {id: sid})-[:EVOKES]->(a:Archetype) RETURN s.id, a.name"),
+            ("hyperlexemes", "MATCH (h:Hyperlexeme)-[:NAMES]->(s:Scene {id: sid}) RETURN s.id, h.form"),
+            ("parts", "MATCH (s:Scene {id: sid})-[:CONTAINS]->(p:Scene) RETURN s.id, p.id"),
+            ("leads_to", "MATCH (s:Scene {id: sid})-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"),
+        ):
+            for sid, value in self._edges(ids, query):
+                getattr(scenes[sid], field).append(value)
+        for scene in scenes.values():
+            scene.components.sort(key=lambda c: (c.kind, c.name))
+            for field in ("archetypes", "hyperlexemes", "parts", "leads_to"):
+                getattr(scene, field).sort()
+        return [scenes[i] for i in ids if i in scenes]
+
+    def _edges(self, ids: list[str], match_return: str) -> list[list[Any]]:
+        return self.run("UNWIND $ids AS sid " + match_return, {"ids": ids}).rows
+
+    def expressions(self, scene_ids: Iterable[str] | None = None,
+                    status: str | None = "active") -> list[Expression]:
+        """Expressions of the given scenes (all scenes when None), active ones by default."""
+        where = "WHERE $status IS NULL OR e.status = $status"
+        columns = "e.id, e.text, e.form, e.style, e.register, e.tone, e.target, e.lang, " \
+                  "e.provenance, e.props, e.quality, e.passed, e.status, s.id"
+        if scene_ids is None:
+            query = f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene) {where} RETURN {columns}"
+            rows = self.run(query, {"status": status}).rows
+        else:
+            query = f"UNWIND $ids AS sid MATCH (e:Expression)-[:EXPRESSES]->(s:Scene {{id: sid}}) " \
+                    f"{where} RETURN {columns}"
+            rows = self.run(query, {"ids": sorted(set(scene_ids)), "status": status}).rows
+        by_id: dict[str, Expression] = {}
+        for r in rows:
+            if r[0] in by_id:
+                by_id[r[0]].scene_ids.append(r[13])
+                continue
+            by_id[r[0]] = Expression(
+                id=r[0], text=r[1], form=r[2], style=r[3], register=r[4], tone=r[5], target=r[6],
+                lang=r[7], provenance=_loads(r[8]), props=_loads(r[9]),
+                quality=_loads(r[10]) or None, passed=r[11], status=r[12], scene_ids=[r[13]])
+        for expr in by_id.values():
+            expr.scene_ids.sort()
+        return sorted(by_id.values(), key=lambda e: e.id)
+
+    def contains_edges(self) -> list[tuple[str, str]]:
+        rows = self.run("MATCH (a:Scene)-[:CONTAINS]->(b:Scene) RETURN a.id, b.id").rows
+        return [(a, b) for a, b in rows]
+
+    def subtree(self, scene_id: str) -> list[str]:
+        """The scene and all its sub-scenes to any depth, breadth first."""
+        seen, frontier = [scene_id], [scene_id]
+        while frontier:
+            rows = self._edges(frontier, "MATCH (s:Scene {id: sid})-[:CONTAINS]->(c:Scene) "
+                                         "RETURN c.id ORDER BY c.id")
+            frontier = [row[0] for row in rows if row[0] not in seen]
+            seen.extend(frontier)
+        return seen
+
+    def component_lexicon(self) -> list[Component]:
+        rows = self.run("MATCH (c:Component) RETURN c.kind, c.name ORDER BY c.kind, c.name").rows
+        return [Component(kind=k, name=n) for k, n in rows]
+
+    def scenes_with_components(self) -> dict[str, list[str]]:
+        """Scene id -> component names, for hyperlexeme parsing."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for sid, name in self.run(
+                "MATCH (s:Scene)-[:HAS]->(c:Component) RETURN s.id, c.name").rows:
+            out[sid].append(name)
+        return out
+
+    # -- fractal bookkeeping ------------------------------------------------------------
+
+    def recompute_fractal(self) -> int:
+        """Set `depth` and `root` of every scene from the CONTAINS tree; returns how many changed."""
+        parent = {child: par for par, child in self.contains_edges()}
+        current = {r[0]: (r[1], r[2]) for r in
+                   self.run("MATCH (s:Scene) RETURN s.id, s.depth, s.root").rows}
+        changed = []
+        for sid, (depth, root) in current.items():
+            new_depth, new_root = _place(sid, parent)
+            if (depth, root) != (new_depth, new_root):
+                changed.append({"id": sid, "depth": new_depth, "root": new_root})
+        if changed:
+            self.run("UNWIND $rows AS r MATCH (s:Scene {id: r.id}) "
+                     "SET s.depth = r.depth, s.root = r.root", {"rows": changed}, write=True)
+        return len(changed)
+
+
+def upsert_statements(batch: GraphBatch) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(statement, rows) pairs in a safe order: nodes, stale edges removed, edges merged.
+
+    Shared by both stores: the statements are plain Cypher that LadybugDB and Neo4j both run.
+    Every MERGE is on a key; properties use ``coalesce`` so a row that leaves a value empty
+    keeps what the store had.
+    """
+    work: list[tuple[str, list[dict[str, Any]]]] = []
+    for label, table in schema().nodes.items():
+        rows = batch.node_rows(label)
+        if not rows:
+            continue
+        # Only columns some row fills: a column of nothing but nulls has no type to bind.
+        filled = [col for col in table.columns
+                  if col != table.key and any(row[col] is not None for row in rows)]
+        rows = [{col: row[col] for col in [table.key, *filled]} for row in rows]
+        sets = ", ".join(f"n.{col} = coalesce(r.{col}, n.{col})" for col in filled)
+        query = f"UNWIND $rows AS r MERGE (n:{label} {{{table.key}: r.{table.key}}})"
+        work.append((query + (f" SET {sets}" if sets else ""), rows))
+    for rel_type, rel in schema().rels.items():
+        src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+        if rows := batch.replace_rows(rel_type):
+            work.append((f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}})"
+                         f"-[e:{rel_type}]->(b:{rel.target}) "
+                         f"WHERE NOT b.{dst_key} IN r.keys DELETE e", rows))
+        if rows := batch.rel_rows(rel_type):
+            sets = ", ".join(f"e.{col} = r.{col}" for col in rel.columns)
+            work.append((f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
+                         f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
+                         f"MERGE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""),
+                         rows))
+    return work
+
+
+def _place(scene_id: str, parent: dict[str, str]) -> tuple[int, str]:
+    depth, node = 0, scene_id
+    while node in parent and depth <= len(parent):  # the loader refuses cycles; never spin
+        node = parent[node]
+        depth += 1
+    return depth, node
+
+
+def _loads(value: str | None) -> dict[str, Any]:
+    return json.loads(value) if value else {}

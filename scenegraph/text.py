@@ -1,0 +1,36 @@
+"""Small text helpers shared by every module: Unicode normalisation, language guess, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Any
+
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def nfc(value: str) -> str:
+    """NFC-normalised, stripped text: `й` typed as one code point or as `и` + breve is one name."""
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def guess_lang(text: str) -> str | None:
+    """'ru' when the text has Cyrillic letters, 'en' when it has Latin ones, else None."""
+    if _CYRILLIC.search(text):
+        return "ru"
+    if _LATIN.search(text):
+        return "en"
+    return None
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON (sorted keys, no spaces, UTF-8 kept) for hashing and storage."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def content_hash(value: Any, length: int = 16) -> str:
+    """A short SHA-256 hex digest of the canonical JSON of ``value``."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:length]
