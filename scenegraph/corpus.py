@@ -39,14 +39,15 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-def _nfc_if_str(value: Any) -> Any:
-    return nfc(value) if isinstance(value, str) else value
+def _filled(value: str) -> str:
+    value = nfc(value)
+    if not value:
+        raise ValueError("must not be empty")
+    return value
 
 
-Name = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(nfc),
-                 StringConstraints(min_length=1)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(nfc),
-                 StringConstraints(min_length=1)]
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(_filled)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_filled)]
 Names = Annotated[list[Name], BeforeValidator(_as_list)]
 
 

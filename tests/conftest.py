@@ -15,7 +15,7 @@ from scenegraph.load import load_corpus
 from scenegraph.store.ladybug import LadybugStore
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
+SEEDS = ROOT / "seeds" / "corpus"
 IN_CI = os.environ.get("CI") == "true"
 
 

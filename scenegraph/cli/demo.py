@@ -9,7 +9,7 @@ import click
 from ..output import console, print_table
 from . import cli, open_for
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "corpus"
 
 
 @cli.command()

@@ -1,0 +1,118 @@
+"""Malformed input: each case gives one-line errors naming file, line and field, and a load
+that fails leaves the store exactly as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scenegraph.errors import CorpusError
+from scenegraph.load import load_corpus
+
+GOOD = {"scene": "Δ1", "components": {"agent": "тело", "field": "тишина", "meta": ["порог"]},
+        "text_human": "Он замер.", "style": "поэт"}
+
+
+def line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False)
+
+
+CASES = {
+    "bad_json_line": ("bad.jsonl", f"{line(GOOD)}\n{{\"scene\": \"Δ2\",\n",
+                      "bad.jsonl:2: record: invalid JSON"),
+    "wrong_type": ("t.jsonl", line({**GOOD, "components": {"agent": 5}}),
+                   "t.jsonl:1: components.agent"),
+    "missing_id": ("m.jsonl", line({"title": "без имени", "components": {"agent": "тело"}}),
+                   "m.jsonl:1: record: no 'scene', 'hyperlexeme' or 'id' field"),
+    "null_scene": ("n.jsonl", line({**GOOD, "scene": None}), "n.jsonl:1: scene:"),
+    "empty_id": ("e.yaml", "- id: '   '\n  components: {agent: тело}\n",
+                 "e.yaml:1: id: must not be empty"),
+    "duplicate_id": ("d.jsonl", line(GOOD) + "\n" + line(
+        {**GOOD, "components": {"agent": "рука", "meta": ["порог"]}}),
+                     "d.jsonl:2: id: scene 'Δ1' is already defined at "),
+    "unknown_kind": ("k.yaml", "- id: Δ5\n  components:\n    agent: тело\n    mood: тоска\n",
+                     "k.yaml:3: components: unknown component kind 'mood'"),
+    "cyclic_parts": ("c.yaml", "- id: A\n  parts: [B]\n- id: B\n  parts: [A]\n",
+                     "c.yaml:4: parts: cyclic parts"),
+    "self_part": ("s.yaml", "- id: A\n  parts: [A]\n", "s.yaml:2: parts: scene 'A' cannot be a part of itself"),
+    "two_parents": ("p.yaml", "- id: A\n  parts: [C]\n- id: B\n  parts: [C]\n",
+                    "p.yaml:4: parts: scene 'C' is already a part of 'A'"),
+    "empty_file": ("empty.jsonl", "", "empty.jsonl:1: file: empty file"),
+    "blank_yaml": ("blank.yaml", "\n\n# nothing\n", "blank.yaml:1: file: empty file"),
+    "invalid_yaml": ("y.yaml", "- id: A\n  components: {agent: [тело\n", "y.yaml:3: file: invalid YAML"),
+    "scalar_json": ("scalar.json", "42", "scalar.json:1: record: a record must be an object"),
+    "bad_second_element": ("arr.json", "[\n  " + line(GOOD) + ",\n  " + line(
+        {"hyperlexeme": "жартишина", "expressions": [{"text": "x", "form": "dance"}]}) + "\n]",
+                           "arr.json:3: expressions[0].form: Input should be"),
+    "nested_part_type": ("nest.yaml", "- id: A\n  parts:\n    - id: A.1\n      archetypes: 7\n",
+                         "nest.yaml:4: parts[0].archetypes"),
+    "huge_string": ("big.jsonl", line({**GOOD, "text_human": "ж" * 10_000_000}),
+                    "big.jsonl:1: text_human: String should have at most 100000 characters"),
+    "unknown_extension": ("corpus.txt", line(GOOD), "corpus.txt:1: file: unknown extension '.txt'"),
+}
+
+
+@pytest.fixture
+def store(ladybug_store, tmp_path):
+    """A store that already holds one good record, so 'unchanged' means something."""
+    good = tmp_path / "good.jsonl"
+    good.write_text(line(GOOD) + "\n", encoding="utf-8")
+    load_corpus(ladybug_store, [good])
+    return ladybug_store
+
+
+def expect_refused(store, paths, fragment: str) -> list[str]:
+    before = store.counts()
+    with pytest.raises(CorpusError) as caught:
+        load_corpus(store, paths)
+    problems = caught.value.problems
+    assert any(fragment in p for p in problems), problems
+    assert all("\n" not in p and len(p) < 400 for p in problems)
+    assert store.counts() == before
+    return problems
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_input_is_one_line_with_place_and_field(store, tmp_path, case):
+    name, content, fragment = CASES[case]
+    bad = tmp_path / name
+    bad.write_text(content, encoding="utf-8")
+    problems = expect_refused(store, [bad], fragment)
+    assert all(p.startswith(str(tmp_path)) for p in problems)
+
+
+def test_binary_file(store, tmp_path):
+    bad = tmp_path / "blob.jsonl"
+    bad.write_bytes(line(GOOD).encode() + b"\n\x89PNG\x00\x01\x02")
+    expect_refused(store, [bad], "blob.jsonl:2: file: binary data (NUL byte")
+
+
+def test_not_utf8(store, tmp_path):
+    bad = tmp_path / "latin.jsonl"
+    bad.write_bytes(line(GOOD).encode() + b'\n{"scene": "D9", "title": "caf\xe9"}')
+    expect_refused(store, [bad], "latin.jsonl:2: file: not UTF-8 text")
+
+
+def test_one_bad_file_stops_the_whole_load(store, tmp_path):
+    fine = tmp_path / "fine.jsonl"
+    fine.write_text(line({**GOOD, "scene": "Δ2"}), encoding="utf-8")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(line({**GOOD, "scene": "Δ3", "components": {"mood": "x"}}), encoding="utf-8")
+    expect_refused(store, [fine, bad], "bad.jsonl:1: components: unknown component kind")
+    assert store.scene("Δ2") is None
+
+
+def test_skip_bad_loads_good_records_and_writes_reasons(store, tmp_path):
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join([line({**GOOD, "scene": "Δ2"}), "{oops",
+                                line({**GOOD, "scene": "Δ3", "components": {"mood": "x"}})]),
+                     encoding="utf-8")
+    rejects = tmp_path / "rejects.jsonl"
+    report = load_corpus(store, [mixed], skip_bad=True, rejects_file=rejects)
+    assert report.rejected == 2
+    assert store.scene("Δ2") is not None and store.scene("Δ3") is None
+    rows = [json.loads(x) for x in rejects.read_text(encoding="utf-8").splitlines()]
+    assert [r["where"] for r in rows] == [f"{mixed}:2", f"{mixed}:3"]
+    assert "invalid JSON" in rows[0]["problems"][0]
+    assert rows[1]["record"]["scene"] == "Δ3"
