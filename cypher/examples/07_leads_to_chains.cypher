@@ -1,4 +1,4 @@
 // Three-scene passages along LEADS_TO.
 MATCH (a:Scene)-[:LEADS_TO]->(b:Scene)-[:LEADS_TO]->(c:Scene)
-RETURN a.id AS first, b.id AS then, c.id AS last
-ORDER BY first, then, last;
+RETURN a.id AS first, b.id AS middle, c.id AS last
+ORDER BY first, middle, last;

@@ -1,0 +1,85 @@
+"""Property-based: whatever records come in, the loader either takes them or answers with
+one-line `file:line: field: message` problems — never another exception."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scenegraph.corpus import CorpusBuilder, read_records
+from scenegraph.errors import CorpusError
+from scenegraph.load import load_corpus
+
+PROBLEM = re.compile(r"^.+\.(jsonl|json|yaml):\d+: [\w.\[\]]+: .+$")
+
+names = st.text(alphabet="абвгдежзийклмнопрстуфхцчшщыьэюяabc Δ.0123", min_size=0, max_size=12)
+junk = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(), names,
+                 st.lists(names, max_size=3), st.dictionaries(names, names, max_size=2))
+components = st.dictionaries(
+    st.sampled_from(["agent", "field", "act", "tone", "meta", "mood"]),
+    st.one_of(names, st.lists(names, max_size=3), junk), max_size=5)
+expression = st.fixed_dictionaries(
+    {"text": st.one_of(names, junk)},
+    optional={"form": st.sampled_from(["text", "symbolic", "formula", "colour", "gesture",
+                                       "sound", "dance"]),
+              "style": names, "register": st.one_of(names, junk), "extra": junk})
+pair = st.fixed_dictionaries(
+    {"scene": st.one_of(names, junk)},
+    optional={"components": st.one_of(components, junk), "text_human": st.one_of(names, junk),
+              "text_alt": names, "style": names, "target": names, "weight": junk})
+hyperlexeme = st.fixed_dictionaries(
+    {"hyperlexeme": st.one_of(names, junk)},
+    optional={"scene": names, "components": components,
+              "expressions": st.one_of(st.lists(expression, max_size=3), junk)})
+scene = st.recursive(
+    st.fixed_dictionaries({"id": st.one_of(names, junk)},
+                          optional={"components": components, "archetypes": st.one_of(
+                              st.lists(names, max_size=3), junk), "leads_to": st.lists(names, max_size=2),
+                              "text": names}),
+    lambda children: st.fixed_dictionaries(
+        {"id": names}, optional={"parts": st.lists(st.one_of(children, names), max_size=3),
+                                 "components": components}),
+    max_leaves=6)
+record = st.one_of(pair, hyperlexeme, scene, junk)
+
+
+def check(problems: list[str]) -> None:
+    for problem in problems:
+        assert "\n" not in problem and PROBLEM.match(problem), problem
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(record, min_size=1, max_size=8))
+def test_builder_takes_records_or_names_each_problem(tmp_path_factory, records):
+    path = tmp_path_factory.mktemp("prop") / "corpus.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+    builder = CorpusBuilder()
+    taken = 0
+    for raw in read_records(path):
+        problems = builder.add(raw)
+        check(problems)
+        taken += not problems
+    batch = builder.corpus.batch()
+    if taken:
+        assert batch.node_rows("Scene")
+    for scene_id, scene in builder.corpus.scenes.items():
+        assert scene_id == scene.id and scene_id.strip() == scene_id
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(records=st.lists(st.one_of(pair, scene), min_size=1, max_size=5))
+def test_store_is_unchanged_by_a_refused_load(ladybug_store, tmp_path_factory, records):
+    path = tmp_path_factory.mktemp("prop") / "corpus.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+    before = ladybug_store.counts()
+    try:
+        report = load_corpus(ladybug_store, [path])
+    except CorpusError as exc:
+        check(exc.problems)
+        assert ladybug_store.counts() == before
+    else:
+        assert ladybug_store.counts()["Scene"] >= report.scenes > 0

@@ -1,0 +1,115 @@
+"""The embedded store: idempotent loads, fractal bookkeeping, read-only queries, example queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, SEEDS
+from scenegraph.errors import ReadOnlyViolation
+from scenegraph.load import load_corpus
+from scenegraph.schema import statements
+
+EXAMPLES = sorted((ROOT / "cypher" / "examples").glob("*.cypher"))
+FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(encoding="utf-8"))
+
+
+def test_loading_the_seeds_twice_changes_no_count(ladybug_store):
+    first = load_corpus(ladybug_store, [SEEDS]).counts
+    second = load_corpus(ladybug_store, [SEEDS]).counts
+    assert first == second
+    assert first["Scene"] >= 60 and first["Expression"] >= 250 and first["CONTAINS"] > 0
+
+
+def test_seeds_have_three_fractal_levels_and_depth_is_recorded(seeded_store):
+    depths = dict(seeded_store.run("MATCH (s:Scene) RETURN s.id, s.depth").rows)
+    assert max(depths.values()) >= 3
+    tree = FACTS["deepest_tree"]
+    assert max(depths[s] for s in seeded_store.subtree(tree["root"])) == tree["depth"]
+    roots = dict(seeded_store.run("MATCH (s:Scene) RETURN s.id, s.root").rows)
+    assert all(roots[s] == tree["root"] for s in seeded_store.subtree(tree["root"]))
+
+
+def test_subtree_is_the_scene_and_everything_below_it(seeded_store):
+    root = FACTS["deepest_tree"]["root"]
+    below = seeded_store.subtree(root)
+    assert below[0] == root
+    parents = {child: parent for parent, child in seeded_store.contains_edges()}
+    for scene_id in below[1:]:
+        assert parents[scene_id] in below
+    assert len(below) == len(set(below))
+
+
+def test_scene_fetch_has_components_archetypes_and_links(seeded_store):
+    scene = seeded_store.scene("Δ17")
+    assert {c.name for c in scene.components} >= {"тело", "тишина", "шаг", "внутренний жар"}
+    assert set(scene.archetypes) >= {"инициация", "порог", "замирание"}
+    assert "тишинашагвнутрижар" in scene.hyperlexemes
+    chain = FACTS["leads_to_chains"][0]
+    assert chain[1] in seeded_store.scene(chain[0]).leads_to
+
+
+def test_nfc_makes_one_name_of_two_spellings(ladybug_store, tmp_path):
+    composed, decomposed = "зной", "зно\u0438\u0306"  # й as one code point, and и + breve
+    corpus = tmp_path / "nfc.yaml"
+    corpus.write_text(f"- id: A\n  components: {{field: {composed}}}\n"
+                      f"- id: B\n  components: {{field: {decomposed}}}\n", encoding="utf-8")
+    load_corpus(ladybug_store, [corpus])
+    assert ladybug_store.counts()["Component"] == 1
+
+
+def test_reloading_an_edited_scene_replaces_its_components(ladybug_store, tmp_path):
+    corpus = tmp_path / "edit.yaml"
+    corpus.write_text("- id: A\n  components: {agent: тело, act: шаг}\n", encoding="utf-8")
+    load_corpus(ladybug_store, [corpus])
+    corpus.write_text("- id: A\n  components: {agent: тело, act: прыжок}\n", encoding="utf-8")
+    load_corpus(ladybug_store, [corpus])
+    assert {c.name for c in ladybug_store.scene("A").components} == {"тело", "прыжок"}
+
+
+def test_unknown_fields_are_kept_as_properties(ladybug_store, tmp_path):
+    corpus = tmp_path / "extra.yaml"
+    corpus.write_text("- id: A\n  components: {agent: тело}\n  colour: '#8B0000'\n", encoding="utf-8")
+    load_corpus(ladybug_store, [corpus])
+    assert ladybug_store.scene("A").props == {"colour": "#8B0000"}
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE (n:Scene {id: 'x'})", "MATCH (n:Scene) SET n.title = 'x'", "MATCH (n) DETACH DELETE n",
+    "MERGE (a:Archetype {name: 'x'})", "MATCH (n:Scene) REMOVE n.title", "DROP TABLE Scene",
+    "LOAD FROM 'x.csv' RETURN *", "COPY Scene FROM 'x.csv'", "INSTALL json", "EXPORT DATABASE '/tmp/x'",
+    "ATTACH 'other.lbug' AS other (dbtype lbug)", "CALL db.labels()",
+    "MATCH (n) RETURN n; MATCH (m) DELETE m",
+])
+def test_read_only_path_refuses_writes(seeded_store, statement):
+    before = seeded_store.counts()
+    with pytest.raises(ReadOnlyViolation):
+        seeded_store.run(statement)
+    assert seeded_store.counts() == before
+
+
+def test_read_only_transaction_is_the_second_guard(seeded_store):
+    """Even a write the lexical guard would miss is refused by the read-only transaction."""
+    from scenegraph.store.ladybug import LadybugStore
+
+    before = seeded_store.counts()
+    with pytest.raises(Exception, match="read-only"):
+        LadybugStore._execute(seeded_store, "BEGIN TRANSACTION READ ONLY")
+        try:
+            seeded_store._execute("MATCH (n:Scene {id: 'Δ17'}) SET n.title = 'x'")
+        finally:
+            seeded_store._end_transaction("ROLLBACK")
+    assert seeded_store.counts() == before
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_query_runs_on_the_seeds(seeded_store, path: Path):
+    (statement,) = statements(path)
+    result = seeded_store.run(statement)
+    assert result.rows, f"{path.name} returned nothing on the seeds"
+
+
+def test_there_are_at_least_eight_examples():
+    assert len(EXAMPLES) >= 8
