@@ -470,7 +470,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.exit_on_stdin_eof:
         stop_on_stdin_eof(server)
     print(f"{READY_PREFIX}http://127.0.0.1:{sock.getsockname()[1]}/v1", flush=True)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
 
 
 # --------------------------------------------------------------------------- test-side helper
