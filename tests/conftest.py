@@ -7,12 +7,15 @@ reason, and fails under CI=true, where nothing the mission needs may skip.
 from __future__ import annotations
 
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from scenegraph.load import load_corpus
 from scenegraph.store.ladybug import LadybugStore
+from scenegraph.store.neo4j import Neo4jStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "corpus"
@@ -44,3 +47,42 @@ def seeded_store(tmp_path_factory):
     load_corpus(store, [SEEDS])
     yield store
     store.close()
+
+
+@dataclass(frozen=True)
+class Neo4jTarget:
+    uri: str
+    user: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def neo4j_server():
+    """A real Neo4j 5.26: SCENEGRAPH_TEST_NEO4J_URI if set, else the Java launcher in tests/neo4j."""
+    if uri := os.environ.get("SCENEGRAPH_TEST_NEO4J_URI"):
+        yield Neo4jTarget(uri, os.environ.get("NEO4J_USER", "neo4j"),
+                          os.environ.get("NEO4J_PASSWORD", ""))
+        return
+    require(shutil.which("java") and shutil.which("mvn"),
+            "the Neo4j test server needs Java 17 and Maven (or set SCENEGRAPH_TEST_NEO4J_URI)")
+    from neo4j_server import Neo4jServer
+
+    with Neo4jServer(password="scenegraph-test") as server:
+        yield Neo4jTarget(server.uri, server.user, server.password)
+
+
+@pytest.fixture
+def neo4j_store(neo4j_server, tmp_path, monkeypatch):
+    """The shared Neo4j, emptied for this test; its indexes and journals live in tmp_path."""
+    monkeypatch.setenv("SCENEGRAPH_HOME", str(tmp_path / "home"))
+    store = Neo4jStore(neo4j_server.uri, user=neo4j_server.user, password=neo4j_server.password)
+    store.run("MATCH (n) DETACH DELETE n", write=True)
+    store.init_schema()
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["ladybug", "neo4j"])
+def store(request):
+    """Each backend in turn: the contract every store must keep."""
+    return request.getfixturevalue(f"{request.param}_store")

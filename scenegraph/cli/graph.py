@@ -160,3 +160,27 @@ def hyperlexeme_parse(ctx: click.Context, word: str, k: int, as_json: bool) -> N
         for c in result.candidates))
 
 
+
+
+@cli.command("copy")
+@click.option("--from", "source", required=True, metavar="URI", help="Store to read.")
+@click.option("--to", "target", required=True, metavar="URI", help="Store to write.")
+@click.option("--batch-size", default=5_000, show_default=True, help="Rows per write.")
+@json_option
+def copy_command(source: str, target: str, batch_size: int, as_json: bool) -> None:
+    """Copy a whole graph between stores (embedded → Neo4j when a laptop is outgrown).
+
+    \b
+    Example:
+      scenegraph copy --from .scenegraph --to bolt://127.0.0.1:7687
+    """
+    from ..copy import copy_graph
+    from ..store import open_store
+
+    with open_store(source, read_only=True) as src, open_store(target) as dst:
+        with progress_bar("copying") as bar:
+            task = bar.add_task("copying", total=sum(src.counts().values()))
+            counts = copy_graph(src, dst, batch_size, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        return print_json(counts)
+    print_table(["label or type", "count"], counts.items(), title=f"copied to {target}")

@@ -1,0 +1,156 @@
+"""The production store: Neo4j 5 over Bolt with the official driver.
+
+Auth comes from ``NEO4J_USER`` / ``NEO4J_PASSWORD`` and the database from ``NEO4J_DATABASE``
+(default ``neo4j``). Writes run in managed transactions (``execute_write``), so transient
+failures are retried by the driver; the statements are the same MERGE-on-key batches the
+embedded store runs. Read-only statements are guarded twice: the lexical guard, then a
+READ-mode transaction that first ``EXPLAIN``s the statement and refuses anything the planner
+does not call a read (``query_type == "r"``).
+
+Driver errors are translated to scenegraph's own in ``_translate`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import neo4j
+from neo4j import exceptions as neo4j_errors
+
+from ..batch import GraphBatch
+from ..errors import ReadOnlyViolation, StoreError, StoreUnavailable
+from ..readonly import check_read_only
+from ..schema import CYPHER_DIR, statements
+from .base import Progress, QueryResult, Store, upsert_statements
+
+WRITE_BATCH = 10_000
+READ_TIMEOUT_S = 60
+DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
+
+
+class Neo4jStore(Store):
+    dialect = "neo4j"
+
+    def __init__(self, uri: str, read_only: bool = False, user: str | None = None,
+                 password: str | None = None, database: str | None = None):
+        self.uri = uri
+        self.read_only = read_only
+        self.user = user or os.environ.get("NEO4J_USER", "neo4j")
+        self._password = password if password is not None else os.environ.get("NEO4J_PASSWORD", "")
+        self.database = database or os.environ.get("NEO4J_DATABASE", "neo4j")
+        self.data_dir = _data_dir(uri, self.database)
+        self._driver: neo4j.Driver | None = None
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Neo4jStore({self.uri!r}, database={self.database!r})"
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
+        if self._driver is None:
+            driver = neo4j.GraphDatabase.driver(self.uri, auth=(self.user, self._password),
+                                                notifications_min_severity="OFF")
+            with self._translated():
+                driver.verify_connectivity()
+            self._driver = driver
+        return self._driver.session(database=self.database, default_access_mode=access_mode)
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except neo4j_errors.AuthError as exc:
+            raise StoreUnavailable(
+                f"Neo4j at {self.uri} refused the credentials of user {self.user!r}: "
+                "set NEO4J_USER and NEO4J_PASSWORD") from exc
+        except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
+            raise StoreUnavailable(
+                f"cannot reach Neo4j at {self.uri}: is the server running "
+                "(docker compose up -d)?") from exc
+        except neo4j_errors.ClientError as exc:
+            if exc.code == DATABASE_NOT_FOUND:
+                raise StoreUnavailable(
+                    f"Neo4j at {self.uri} has no database {self.database!r}: set NEO4J_DATABASE "
+                    "or create it (CREATE DATABASE needs Enterprise; Community has 'neo4j')") from exc
+            raise StoreError(f"query failed: {exc.message}") from exc
+        except neo4j_errors.Neo4jError as exc:
+            raise StoreError(f"query failed: {exc.message}") from exc
+
+    # -- primitives ---------------------------------------------------------------------
+
+    def run(self, cypher: str, params: dict[str, Any] | None = None, *,
+            write: bool = False) -> QueryResult:
+        params = params or {}
+        if write:
+            with self._translated(), self._session() as session:
+                return session.execute_write(_collect, cypher, params)
+        check_read_only(cypher)
+        with self._translated(), self._session(neo4j.READ_ACCESS) as session:
+            return session.execute_read(_collect_read, cypher, params)
+
+    def init_schema(self) -> None:
+        with self._translated(), self._session() as session:
+            for statement in statements(CYPHER_DIR / "schema.neo4j.cypher"):
+                session.run(statement).consume()
+
+    def upsert(self, batch: GraphBatch, progress: Progress | None = None) -> None:
+        """Batches of rows, each its own retried transaction; MERGE makes a re-run converge."""
+        with self._translated(), self._session() as session:
+            for query, rows in upsert_statements(batch):
+                for start in range(0, len(rows), WRITE_BATCH):
+                    chunk = rows[start:start + WRITE_BATCH]
+                    session.execute_write(_consume, query, {"rows": chunk})
+                    if progress:
+                        progress(len(chunk))
+
+
+def _consume(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> None:
+    tx.run(cypher, params).consume()
+
+
+def _collect(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> QueryResult:
+    result = tx.run(cypher, params)
+    columns = list(result.keys())
+    rows = [[_plain(value) for value in record.values()] for record in result]
+    return QueryResult(columns=columns, rows=rows)
+
+
+def _collect_read(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> QueryResult:
+    plan = tx.run("EXPLAIN " + cypher, params).consume()
+    if plan.query_type != "r":
+        raise ReadOnlyViolation(f"refused: Neo4j plans this statement as {plan.query_type!r}, "
+                                "not a read; run it with --write if you mean to change the store")
+    return _collect(tx, cypher, params)
+
+
+def _plain(value: Any) -> Any:
+    """Nodes and relationships as plain dicts (properties plus `_label`), like the embedded store."""
+    if isinstance(value, neo4j.graph.Node):
+        return {**dict(value), "_label": next(iter(sorted(value.labels)), "")}
+    if isinstance(value, neo4j.graph.Relationship):
+        return {**dict(value), "_label": value.type}
+    if isinstance(value, neo4j.graph.Path):
+        return [_plain(n) for n in value.nodes]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _data_dir(uri: str, database: str) -> Path:
+    """Where this Neo4j store's vector indexes and journals live on this machine."""
+    parts = urlsplit(uri)
+    name = re.sub(r"[^\w.-]", "_", f"neo4j-{parts.hostname}-{parts.port or 7687}-{database}")
+    home = Path(os.environ.get("SCENEGRAPH_HOME", ".scenegraph"))
+    return home / name
