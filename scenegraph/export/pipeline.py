@@ -1,0 +1,213 @@
+"""``export_dataset``: a selection of the graph → training files, a manifest and a dataset card.
+
+Everything is written into a hidden staging folder beside the target and moved into place at
+the end, so a failed export leaves nothing half-written. Rows stream a chunk of scenes at a
+time; only ids and counters outlive a chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConfigError
+from ..store.base import Store
+from ..text import nfc
+from .formats import Format, Output, Part, format_classes
+from .manifest import (CARD, LLAMA_FACTORY, MANIFEST, Manifest, OutputEntry, Tally, card,
+                       file_entries, llama_factory_info, provenance_summary, write_json)
+from .options import ExportOptions
+from .rows import build_pairs, template_hashes, wanted
+from .selection import Chunk, Plan, plan_selection, read_chunks
+from .splits import allot, assign_splits, check_leakage
+
+Progress = Callable[[int], None]
+ALL = "all"
+NO_STYLE = "unstyled"
+
+
+def export_dataset(store: Store, out_dir: str | Path, options: ExportOptions | None = None,
+                   progress: Progress | None = None) -> Manifest:
+    """Export the selected subgraph as training sets; returns the manifest it wrote.
+
+    ``progress`` is called with the number of scenes done after each chunk.
+    """
+    options = options or ExportOptions()
+    target = Path(out_dir).resolve()
+    _check_target(target, options.overwrite)
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        manifest = _export(store, staging, options, progress)
+        _publish(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _check_target(target: Path, overwrite: bool) -> None:
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target} exists and is not a folder; name a folder to export into")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise ConfigError(f"{target} already holds files; pass --force (overwrite=True) to "
+                          "replace it, or name a new folder")
+
+
+def _publish(staging: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+
+
+def _export(store: Store, folder: Path, options: ExportOptions,
+            progress: Progress | None) -> Manifest:
+    plan = plan_selection(store, options)
+    assign_splits(plan, options.ratios(), options.seed)
+    router = Router(folder, options, plan)
+    for chunk in read_chunks(store, plan, options):
+        router.write(chunk)
+        if progress:
+            progress(len(chunk.scene_ids))
+    outputs, warnings = router.close()
+    for out in outputs:
+        if out.format == "records":
+            router.tally.records[out.split] += out.rows
+    manifest = Manifest(
+        name=options.name, source={"dialect": store.dialect, "uri": store.uri}, options=options,
+        selection={"scenes": len(plan.scene_ids), "trees": len(plan.groups),
+                   "expressions": router.expressions_read},
+        counts=router.tally.counts(), checks=dict(sorted(router.tally.checks.items())),
+        provenance=provenance_summary(router.tally), templates=template_hashes(),
+        leakage=check_leakage(router.scenes_by_split, plan.root_of), outputs=outputs,
+        warnings=warnings)
+    info = llama_factory_info(outputs, options)
+    if info:
+        write_json(folder / LLAMA_FACTORY, info)
+    langs = [lang for lang, _ in sorted(router.tally.langs.items(), key=lambda kv: (-kv[1], kv[0]))]
+    (folder / CARD).write_text(card(manifest, langs), encoding="utf-8")
+    manifest.files = file_entries(folder)
+    write_json(folder / MANIFEST, manifest.model_dump(mode="json"))
+    return manifest
+
+
+class Router:
+    """Sends each chunk's pairs and records to the right dataset, split and formats."""
+
+    def __init__(self, folder: Path, options: ExportOptions, plan: Plan):
+        self.folder, self.options, self.plan = folder, options, plan
+        self.classes = format_classes()
+        self.datasets: dict[str, tuple[str | None, list[Format]]] = {}  # key -> (style, formats)
+        self.slugs: dict[str | None, str] = {}
+        self.caps = allot(options.max_per_cell, options.ratios()) if options.max_per_cell else {}
+        self.cells: Counter = Counter()
+        self.tally = Tally()
+        self.scenes_by_split: dict[str, set[str]] = defaultdict(set)
+        self.expressions_read = 0
+
+    def write(self, chunk: Chunk) -> None:
+        self.expressions_read += len(chunk.expressions)
+        parts: dict[tuple[str, str], Part] = {}
+        written: set[str] = set()
+        for pair in build_pairs(chunk, self.options):
+            if self._capped(pair):
+                continue
+            split = self._split_of(pair.expression.scene_ids[0])
+            parts.setdefault((self._dataset(pair.expression.style), split), Part()).pairs.append(pair)
+            self.tally.pairs[(split, pair.direction, pair.expression.style)] += 1
+            written.add(pair.expression.id)
+            self.scenes_by_split[split].update(pair.expression.scene_ids)
+        if "records" in self.options.formats:
+            written |= self._add_records(chunk, parts)
+        for expr in chunk.expressions:
+            if expr.id in written:
+                self.tally.expression(expr)
+        for (key, split), part in parts.items():
+            for fmt in self.datasets[key][1]:
+                fmt.write(split, part)
+
+    def _add_records(self, chunk: Chunk, parts: dict[tuple[str, str], Part]) -> set[str]:
+        """Add the chunk's scenes and expressions to the parts; returns the expression ids."""
+        homes: dict[tuple[str, str], set[str]] = defaultdict(set)  # part -> scenes it needs
+        own = set(chunk.scene_ids)
+        ids = set()
+        for expr in chunk.expressions:
+            if not wanted(expr, self.options):
+                continue
+            home = next(sid for sid in expr.scene_ids if sid in own)
+            key = (self._dataset(expr.style), self._split_of(home))
+            parts.setdefault(key, Part()).expressions.append(expr)
+            homes[key].add(home)
+            ids.add(expr.id)
+        if not self.options.by_style:
+            for sid in chunk.scene_ids:
+                homes[(self._dataset(None), self._split_of(sid))].add(sid)
+        for key, scene_ids in homes.items():
+            part = parts.setdefault(key, Part())
+            part.scenes = [chunk.scenes[sid] for sid in chunk.scene_ids if sid in scene_ids]
+            self.scenes_by_split[key[1]].update(scene_ids)
+        return ids
+
+    def _split_of(self, scene_id: str) -> str:
+        return self.plan.groups[self.plan.group_of[scene_id]].split
+
+    def _capped(self, pair) -> bool:
+        if not self.caps:
+            return False
+        expr = pair.expression
+        split = self._split_of(expr.scene_ids[0])
+        cell = (pair.direction, expr.style, expr.register, expr.tone)
+        if self.cells[(split, *cell)] >= self.caps[split]:
+            self.tally.capped[" ".join([cell[0], "|".join(v or "-" for v in cell[1:])])] += 1
+            return True
+        self.cells[(split, *cell)] += 1
+        return False
+
+    def _dataset(self, style: str | None) -> str:
+        """The key of the dataset a row of this style goes to, its formats opened on first use."""
+        if not self.options.by_style:
+            style = None
+            key = ALL
+        else:
+            key = self.slugs.get(style) or self._new_slug(style)
+        if key not in self.datasets:
+            relative = "" if key == ALL else f"styles/{key}"
+            formats = [self.classes[name](self.folder / relative / name,
+                                          f"{relative}/{name}".lstrip("/"), self.options)
+                       for name in self.options.formats]
+            self.datasets[key] = (style, formats)
+        return key
+
+    def _new_slug(self, style: str | None) -> str:
+        slug = _slug(style) if style is not None else NO_STYLE
+        if slug in self.slugs.values():
+            slug += "-" + hashlib.sha256(str(style).encode("utf-8")).hexdigest()[:6]
+        self.slugs[style] = slug
+        return slug
+
+    def close(self) -> tuple[list[OutputEntry], list[str]]:
+        outputs, warnings = [], []
+        for key, (style, formats) in self.datasets.items():
+            for fmt in formats:
+                outputs += [_entry(key, style, fmt.name, out) for out in fmt.close()]
+                warnings += fmt.warnings
+        rank = {name: i for i, name in enumerate(self.options.formats)}
+        outputs.sort(key=lambda o: (o.dataset != ALL, o.dataset, rank[o.format],
+                                    list(self.options.ratios()).index(o.split)))
+        return outputs, warnings
+
+
+def _entry(key: str, style: str | None, fmt: str, out: Output) -> OutputEntry:
+    return OutputEntry(dataset=key, style=style, format=fmt, split=out.split, path=out.path,
+                       rows=out.rows)
+
+
+def _slug(style: str) -> str:
+    """A folder name for a style: lowercase letters and digits (any script), dashes between."""
+    slug = re.sub(r"[^\w]+", "-", nfc(style).lower()).strip("-_")
+    return slug or "style"
