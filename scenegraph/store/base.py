@@ -187,35 +187,45 @@ class Store(ABC):
 def upsert_statements(batch: GraphBatch) -> list[tuple[str, list[dict[str, Any]]]]:
     """(statement, rows) pairs in a safe order: nodes, stale edges removed, edges merged.
 
-    Shared by both stores: the statements are plain Cypher that LadybugDB and Neo4j both run.
-    Every MERGE is on a key; properties use ``coalesce`` so a row that leaves a value empty
-    keeps what the store had.
+    Plain Cypher that LadybugDB and Neo4j both run. Every MERGE is on a key; properties use
+    ``coalesce`` so a row that leaves a value empty keeps what the store had.
     """
-    work: list[tuple[str, list[dict[str, Any]]]] = []
-    for label, table in schema().nodes.items():
-        rows = batch.node_rows(label)
-        if not rows:
-            continue
-        # Only columns some row fills: a column of nothing but nulls has no type to bind.
-        filled = [col for col in table.columns
-                  if col != table.key and any(row[col] is not None for row in rows)]
-        rows = [{col: row[col] for col in [table.key, *filled]} for row in rows]
-        sets = ", ".join(f"n.{col} = coalesce(r.{col}, n.{col})" for col in filled)
-        query = f"UNWIND $rows AS r MERGE (n:{label} {{{table.key}: r.{table.key}}})"
-        work.append((query + (f" SET {sets}" if sets else ""), rows))
-    for rel_type, rel in schema().rels.items():
-        src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+    work = [node_merge(label, rows) for label in schema().nodes
+            if (rows := batch.node_rows(label))]
+    for rel_type in schema().rels:
         if rows := batch.replace_rows(rel_type):
-            work.append((f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}})"
-                         f"-[e:{rel_type}]->(b:{rel.target}) "
-                         f"WHERE NOT b.{dst_key} IN r.keys DELETE e", rows))
+            work.append(rel_replace(rel_type, rows))
         if rows := batch.rel_rows(rel_type):
-            sets = ", ".join(f"e.{col} = r.{col}" for col in rel.columns)
-            work.append((f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
-                         f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
-                         f"MERGE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""),
-                         rows))
+            work.append(rel_merge(rel_type, rows))
     return work
+
+
+def node_merge(label: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    table = schema().nodes[label]
+    # Only columns some row fills: a column of nothing but nulls has no type to bind.
+    filled = [col for col in table.columns
+              if col != table.key and any(row[col] is not None for row in rows)]
+    rows = [{col: row[col] for col in [table.key, *filled]} for row in rows]
+    sets = ", ".join(f"n.{col} = coalesce(r.{col}, n.{col})" for col in filled)
+    query = f"UNWIND $rows AS r MERGE (n:{label} {{{table.key}: r.{table.key}}})"
+    return query + (f" SET {sets}" if sets else ""), rows
+
+
+def rel_replace(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Delete a source's edges of this type whose target is not in the row's ``keys``."""
+    rel = schema().rels[rel_type]
+    src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+    return (f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}})"
+            f"-[e:{rel_type}]->(b:{rel.target}) WHERE NOT b.{dst_key} IN r.keys DELETE e", rows)
+
+
+def rel_merge(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    rel = schema().rels[rel_type]
+    src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+    sets = ", ".join(f"e.{col} = r.{col}" for col in rel.columns)
+    return (f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
+            f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
+            f"MERGE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""), rows)
 
 
 def _place(scene_id: str, parent: dict[str, str]) -> tuple[int, str]:

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import ladybug
+import pyarrow as pa
 
 from ..batch import GraphBatch
 from ..errors import StoreError, StoreUnavailable
 from ..readonly import check_read_only
-from ..schema import CYPHER_DIR, statements
-from .base import Progress, QueryResult, Store, upsert_statements
+from ..schema import CYPHER_DIR, schema, statements
+from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
 
 DB_FILE = "graph.lbug"
 WRITE_BATCH = 5_000
@@ -95,28 +96,98 @@ class LadybugStore(Store):
                 self._execute(statement)
 
     def upsert(self, batch: GraphBatch, progress: Progress | None = None) -> None:
-        """One transaction for the whole batch: a failure leaves the store as it was."""
+        """One transaction for the whole batch: a failure leaves the store as it was.
+
+        Rows whose key (or, for relationships, whose pair of endpoints) the store lacks go in
+        through ``COPY FROM`` an Arrow table, an order of magnitude faster than MERGE; rows
+        that exist are merged like on Neo4j.
+        """
         with self._lock:
             self._execute("BEGIN TRANSACTION")
             try:
-                for query, rows in upsert_statements(batch):
-                    for start in range(0, len(rows), WRITE_BATCH):
-                        chunk = rows[start:start + WRITE_BATCH]
-                        self._execute(query, {"rows": chunk})
+                for work in self._upsert_work(batch):
+                    for rows in _chunks(work[1]):
+                        self._apply(work[0], rows)
                         if progress:
-                            progress(len(chunk))
+                            progress(len(rows))
             except BaseException:
                 self._end_transaction("ROLLBACK")
                 raise
             self._execute("COMMIT")
 
+    def _upsert_work(self, batch: GraphBatch):
+        """(how, rows) in a safe order; ``how`` is a Cypher statement or ("copy", table)."""
+        for label, table in schema().nodes.items():
+            if rows := batch.node_rows(label):
+                known = self._existing(f"MATCH (n:{label} {{{table.key}: r}}) RETURN n.{table.key}",
+                                       [row[table.key] for row in rows])
+                yield ("copy", label), [r for r in rows if r[table.key] not in known]
+                if old := [r for r in rows if r[table.key] in known]:
+                    yield node_merge(label, old)
+        for rel_type, rel in schema().rels.items():
+            if rows := batch.replace_rows(rel_type):
+                yield rel_replace(rel_type, rows)
+            if rows := batch.rel_rows(rel_type):
+                src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+                known = self._existing(
+                    f"MATCH (a:{rel.source} {{{src_key}: r.src}})-[:{rel_type}]->"
+                    f"(b:{rel.target} {{{dst_key}: r.dst}}) RETURN [a.{src_key}, b.{dst_key}]",
+                    [{"src": row["src"], "dst": row["dst"]} for row in rows])
+                yield ("copy", rel_type), [r for r in rows if (r["src"], r["dst"]) not in known]
+                if rel.columns and (old := [r for r in rows if (r["src"], r["dst"]) in known]):
+                    yield rel_merge(rel_type, old)
+
+    def _existing(self, match_return: str, values: list[Any]) -> set:
+        found: set = set()
+        for chunk in _chunks(values):
+            for (value,) in self._execute("UNWIND $rows AS r " + match_return,
+                                          {"rows": chunk}).rows:
+                found.add(tuple(value) if isinstance(value, list) else value)
+        return found
+
+    def _apply(self, how: str | tuple[str, str], rows: list[dict[str, Any]]) -> None:
+        if isinstance(how, str):
+            self._execute(how, {"rows": rows})
+        elif rows:
+            # A new Arrow object each time: LadybugDB 0.22 crashes on a re-used one.
+            self._execute(f"COPY {how[1]} FROM $rows", {"rows": _arrow(how[1], rows)})
+
+
+def _chunks(rows: list[Any], size: int = WRITE_BATCH):
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+_ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "DOUBLE": pa.float64(),
+                "BOOLEAN": pa.bool_()}
+
+
+def _arrow(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows as an Arrow table in the column order LadybugDB's COPY expects."""
+    if table_name in schema().nodes:
+        columns = list(schema().nodes[table_name].columns.items())
+        names = [name for name, _ in columns]
+    else:
+        columns = [("src", "STRING"), ("dst", "STRING"),
+                   *schema().rels[table_name].columns.items()]
+        names = ["from", "to", *schema().rels[table_name].columns]
+    arrays = [pa.array([row.get(name) for row in rows], type=_ARROW_TYPES[kind])
+              for name, kind in columns]
+    return pa.Table.from_arrays(arrays, names=names)
+
 
 def _plain(value: Any) -> Any:
-    """LadybugDB nodes and relationships as plain dicts: properties plus `_label`."""
-    if isinstance(value, dict) and "_LABEL" in value:
-        out = {k: v for k, v in value.items() if not k.startswith("_") and v is not None}
-        out["_label"] = value["_LABEL"]
-        return out
+    """LadybugDB values as plain data: a node or relationship becomes a dict of its properties
+    plus `_label`; a path becomes ``{"_nodes": [...], "_rels": [...]}`` of those; maps and lists
+    are converted inside."""
+    if isinstance(value, dict):
+        if "_LABEL" in value:
+            out = {k: v for k, v in value.items() if not k.startswith("_") and v is not None}
+            out["_label"] = value["_LABEL"]
+            return out
+        if "_NODES" in value and "_RELS" in value:
+            return {"_nodes": _plain(value["_NODES"]), "_rels": _plain(value["_RELS"])}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
