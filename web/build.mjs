@@ -1,0 +1,18 @@
+// Bundles the explorer page into scenegraph/web/static/dist/ (served by `scenegraph serve`).
+// Everything the page needs ends up in app.js and app.css: it loads nothing from the network.
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+
+await build({
+  entryPoints: { app: here("./src/main.js") },
+  outdir: here("../scenegraph/web/static/dist"),
+  bundle: true,
+  format: "esm",
+  minify: true,
+  sourcemap: true,
+  target: ["chrome110", "firefox110", "safari16"],
+  legalComments: "linked",
+  logLevel: "warning",
+});
