@@ -1,0 +1,138 @@
+"""Generation throughput: our `generate` vs the raw AsyncOpenAI client, same requests, same run.
+
+A loopback chat-completions server (tests/chat_server.py, its own process) answers every request
+after a fixed latency. For each concurrency, a fresh embedded store of synthetic scenes is planned
+into 2,000 one-output requests; our `generate` runs them end to end (plan, journal, retries,
+parsing, graph writes), and the raw client sends the very same messages with a semaphore and
+nothing else. Printed: requests/s of each, the ratio (ours / raw), and CPU time per generated
+pair (this process, all threads).
+
+    .venv/bin/python bench/generate.py                       # 2,000 requests, c=16 and c=64
+    .venv/bin/python bench/generate.py --requests 500 --concurrency 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from openai import AsyncOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from chat_server import ChatServer  # noqa: E402
+
+from scenegraph.batch import GraphBatch  # noqa: E402
+from scenegraph.generation import GenerateOptions, generate  # noqa: E402
+from scenegraph.generation.config import load_config  # noqa: E402
+from scenegraph.generation.plan import Recipe, build_plan, plan_slots  # noqa: E402
+from scenegraph.generation.prompts import Prompts  # noqa: E402
+from scenegraph.generation.run import group_requests  # noqa: E402
+from scenegraph.models import Component, Scene  # noqa: E402
+from scenegraph.store.ladybug import LadybugStore  # noqa: E402
+
+STYLES = ["философ", "инженер", "ребёнок", "поэт", "архитектор"]
+KEY = "sk-bench"
+AGENTS = ["тело", "рука", "голос", "старик", "путник", "ребёнок", "сердце", "взгляд"]
+FIELDS = ["тишина", "море", "дверь", "лес", "город", "ночь", "дом", "поле"]
+ACTS = ["шаг", "вдох", "зов", "поиск", "касание", "ожидание", "вход", "остановка"]
+
+
+def synthetic_store(folder: Path, scenes: int) -> LadybugStore:
+    """A store of ``scenes`` small scenes in chains of four, each with three components."""
+    store = LadybugStore(folder)
+    store.init_schema()
+    rows = [Scene(id=f"B{i}", title=f"Сцена {i}", lang="ru",
+                  text=f"{AGENTS[i % 8]} и {FIELDS[i // 8 % 8]}: {ACTS[i // 64 % 8]}.",
+                  components=[Component(kind="agent", name=AGENTS[i % 8]),
+                              Component(kind="field", name=FIELDS[i // 8 % 8]),
+                              Component(kind="act", name=ACTS[i // 64 % 8])],
+                  leads_to=[f"B{i + 1}"] if i % 4 != 3 and i + 1 < scenes else [])
+            for i in range(scenes)]
+    store.upsert(GraphBatch.of(rows))
+    return store
+
+
+def options(base_url: str, concurrency: int) -> GenerateOptions:
+    return GenerateOptions(provider="openai", base_url=base_url, model="bench", mode="one",
+                           styles=STYLES, neighbours=0, concurrency=concurrency,
+                           api_key_env="SCENEGRAPH_BENCH_KEY", json_mode=False)
+
+
+def same_messages(store: LadybugStore, opts: GenerateOptions) -> list[list[dict[str, str]]]:
+    """The messages our run sends, rendered the same way (not timed)."""
+    prompts = Prompts()
+    slots = plan_slots(load_config(), opts)
+    plan = build_plan(store, opts, slots, Recipe("openai", opts.model, "", {}))
+    return [prompts.messages(subject, [i.slot for i in items])
+            for subject, items in group_requests(plan.items, opts)]
+
+
+async def raw_client(base_url: str, requests: list, concurrency: int) -> int:
+    """Send every request with the bare client at this concurrency; answers received."""
+    client = AsyncOpenAI(base_url=base_url, api_key=KEY, max_retries=0)
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(messages) -> str:
+        async with semaphore:
+            response = await client.chat.completions.create(
+                model="bench", messages=messages, temperature=0.9, max_tokens=1024)
+            return response.choices[0].message.content
+
+    answers = await asyncio.gather(*(one(m) for m in requests))
+    await client.close()
+    return sum(1 for a in answers if a)
+
+
+def timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure(server: ChatServer, concurrency: int, requests: int, workdir: Path) -> dict:
+    scenes = requests // len(STYLES)
+    ours_store = synthetic_store(workdir / f"ours-{concurrency}", scenes)
+    raw_store = synthetic_store(workdir / f"raw-{concurrency}", scenes)
+    opts = options(server.base_url, concurrency)
+    messages = same_messages(raw_store, opts)
+    raw_answers, raw_wall, raw_cpu = timed(
+        lambda: asyncio.run(raw_client(server.base_url, messages, concurrency)))
+    report, ours_wall, ours_cpu = timed(lambda: generate(ours_store, opts))
+    assert report.generated == len(messages) == raw_answers, (report, raw_answers)
+    ours_store.close()
+    raw_store.close()
+    return {"c": concurrency, "requests": len(messages), "raw_rps": len(messages) / raw_wall,
+            "ours_rps": report.generated / ours_wall, "ratio": raw_wall / ours_wall,
+            "raw_cpu_ms": 1000 * raw_cpu / len(messages),
+            "ours_cpu_ms": 1000 * ours_cpu / report.generated}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--latency-ms", type=float, default=50)
+    args = parser.parse_args()
+    os.environ["SCENEGRAPH_BENCH_KEY"] = KEY
+    print(f"generate: {args.requests} requests, one output each, server latency "
+          f"{args.latency_ms:g} ms (ideal at c: c / latency requests/s)")
+    print(f"{'c':>4} {'raw req/s':>10} {'ours req/s':>11} {'ratio':>6} "
+          f"{'raw CPU/req':>12} {'ours CPU/pair':>14}")
+    with ChatServer(latency_ms=args.latency_ms) as server, \
+            tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
+        for concurrency in args.concurrency:
+            row = measure(server, concurrency, args.requests, Path(tmp))
+            print(f"{row['c']:>4} {row['raw_rps']:>10.0f} {row['ours_rps']:>11.0f} "
+                  f"{row['ratio']:>6.2f} {row['raw_cpu_ms']:>9.2f} ms {row['ours_cpu_ms']:>11.2f} ms",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

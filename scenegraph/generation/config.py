@@ -1,0 +1,92 @@
+"""What a generator may ask for: role styles, registers, tones and forms, each with its instruction.
+
+The bundled ``seeds/defaults.yaml`` is the default; a user file of the same shape adds entries or
+replaces them by name, and may add ``prices`` (US dollars per million tokens, by model) for the
+``--dry-run`` cost estimate::
+
+    styles:
+      - {name: моряк, instruction: "Говори как старый моряк… / sailor: …"}
+    prices:
+      gpt-4o-mini: {input: 0.15, output: 0.60}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import ConfigError
+
+DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "seeds" / "defaults.yaml"
+DIMENSIONS = ("styles", "registers", "tones", "forms")
+
+
+class Voice(BaseModel):
+    """One named choice (a style, register, tone or form) and the line the prompt says about it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    instruction: str
+
+
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float
+    output: float
+
+
+class GenerationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    styles: list[Voice] = []
+    registers: list[Voice] = []
+    tones: list[Voice] = []
+    forms: list[Voice] = []
+    prices: dict[str, Price] = {}
+
+    def voices(self, dimension: str) -> dict[str, Voice]:
+        return {voice.name: voice for voice in getattr(self, dimension)}
+
+    def pick(self, dimension: str, names: list[str] | None) -> list[Voice]:
+        """The named voices of a dimension in the order given (all of them for ``["all"]``)."""
+        known = self.voices(dimension)
+        if names == ["all"]:
+            return list(known.values())
+        unknown = [name for name in names or [] if name not in known]
+        if unknown:
+            raise ConfigError(f"unknown {dimension[:-1]} {', '.join(map(repr, unknown))}: "
+                              f"choose from {', '.join(known)} (or add it to your --config file)")
+        return [known[name] for name in names or []]
+
+    def merged(self, override: "GenerationConfig") -> "GenerationConfig":
+        """This config with the override's entries added or replacing same-named ones."""
+        data = {dim: list({**self.voices(dim), **override.voices(dim)}.values())
+                for dim in DIMENSIONS}
+        return GenerationConfig(**data, prices={**self.prices, **override.prices})
+
+
+def read_config(path: str | Path) -> GenerationConfig:
+    """One config file; a bad one raises ``ConfigError`` naming the file and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return GenerationConfig.model_validate(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot read generation config {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    except ValidationError as exc:
+        where = ", ".join(".".join(map(str, e["loc"])) + f": {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {where}") from exc
+
+
+def load_config(user_file: str | Path | None = None) -> GenerationConfig:
+    """The bundled defaults, overridden by ``user_file`` when given."""
+    config = read_config(DEFAULTS_FILE)
+    return config.merged(read_config(user_file)) if user_file else config

@@ -1,0 +1,101 @@
+"""What one `generate` run is asked to do: the options (in) and the report (out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GenerateOptions(BaseModel):
+    """Everything a run needs except the store and the API key (read from the environment)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Which scenes: all with content, or a Cypher query returning ids, or by archetype; capped.
+    select: str | None = None
+    archetypes: list[str] = []
+    limit: int | None = Field(None, ge=1)
+    # Which voices: names from the config (["all"] for every one); an empty list leaves it unset.
+    styles: list[str] = ["all"]
+    registers: list[str] = []
+    tones: list[str] = []
+    forms: list[str] = ["text"]
+    targets: list[str] = []  # roles the text is addressed to (the corpus's `target`, e.g. человек)
+    # One request per output, or several outputs per request answered as one JSON object.
+    mode: Literal["many", "one"] = "many"
+    per_request: int = Field(8, ge=1)
+    # Context and composition.
+    neighbours: int = Field(3, ge=0)
+    walk: bool = False
+    walks_per_scene: int = Field(1, ge=1)
+    walk_length: int = Field(4, ge=2)
+    restart: float = Field(0.2, ge=0.0, lt=1.0)
+    seed: int | None = None  # walks, and sampling where the server supports it
+    config: Path | None = None
+    templates: Path | None = None
+    # Provider.
+    provider: Literal["openai", "template"] = "openai"
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = Field(0.9, ge=0.0, le=2.0)
+    max_tokens: int = Field(1024, ge=1)
+    json_mode: bool = True
+    # Running.
+    concurrency: int = Field(8, ge=1)
+    retries: int = Field(4, ge=0)
+    backoff_s: float = Field(0.5, ge=0.0)
+    timeout_s: float = Field(60.0, gt=0.0)
+    dry_run: bool = False
+    expected_output_tokens: int = Field(80, ge=1)  # per output, for the dry-run estimate
+
+
+class Estimate(BaseModel):
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # None when the config has no price for the model
+
+
+class Failure(BaseModel):
+    scene_ids: list[str]
+    slot: str
+    reason: str
+
+
+class GenerateReport(BaseModel):
+    provider: str
+    model: str
+    template_hash: str
+    dry_run: bool = False
+    planned: int = 0          # items (one expression each) in the plan
+    already_done: int = 0     # stored by an earlier run with the same key
+    stale: int = 0            # stored earlier for inputs that have changed since: regenerated
+    pending: int = 0          # items this run has to produce
+    requests: int = 0         # requests sent (dry run: that would be sent)
+    recovered: int = 0        # answered before a crash, written now without asking again
+    generated: int = 0
+    failed: int = 0
+    superseded: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    elapsed_s: float = 0.0
+    estimate: Estimate | None = None
+    failures: list[Failure] = []  # the first few, with reasons; all are in the journal
+
+
+@dataclass
+class GenerateProgress:
+    """What a progress callback sees; ``phase`` is 'planned' once, then 'running'."""
+
+    phase: str
+    total: int
+    done: int = 0
+    failed: int = 0
+    retrying: int = 0
+    tokens: int = 0
+    stale: int = 0
+    already_done: int = 0

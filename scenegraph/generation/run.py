@@ -1,0 +1,400 @@
+"""Running a plan: a plain async loop with a semaphore, a journal and one writer.
+
+For each request (one subject, one or several slots): render the prompt, call the provider with
+bounded retries (exponential backoff with jitter, never sooner than ``Retry-After``), read the
+answer tolerantly, re-ask once for whatever is missing, and hand the outcomes to the writer.
+The writer takes whatever has piled up while it last wrote and, in a thread: journals it
+(write-ahead), upserts the expressions, supersedes what they replace, marks them stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from ..batch import GraphBatch
+from ..models import Expression
+from ..store.base import Store
+from .config import GenerationConfig, load_config
+from .journal import JOURNAL_FILE, Entry, Journal, Record
+from .options import Estimate, Failure, GenerateOptions, GenerateProgress, GenerateReport
+from .parse import Parsed, parse_outputs
+from .plan import Item, Plan, Recipe, Subject, build_plan, plan_slots
+from .prompts import Prompts
+from .providers import Ask, Completion, Provider, Rejected, Retryable, make_provider
+
+ProgressCallback = Callable[[GenerateProgress], None]
+MAX_BACKOFF_S = 30.0
+MAX_RETRY_AFTER_S = 300.0
+MAX_FAILURES_SHOWN = 20
+FETCH_IDS = 5_000
+FLUSH_S, FLUSH_ROWS = 1.0, 500  # the writer's batch: what arrives within a second, at most 500
+
+
+def generate(store: Store, options: GenerateOptions | None = None,
+             progress: ProgressCallback | None = None) -> GenerateReport:
+    """Plan, skip what the journal has done, generate the rest, write it to the graph.
+
+    ``options.dry_run`` only plans and estimates. Raises ``ConfigError`` for bad options and
+    ``ProviderError`` when the endpoint refuses every request (what was done stays done).
+    """
+    return asyncio.run(agenerate(store, options, progress))
+
+
+async def agenerate(store: Store, options: GenerateOptions | None = None,
+                    progress: ProgressCallback | None = None) -> GenerateReport:
+    """``generate`` for callers already inside an event loop."""
+    options = options or GenerateOptions()
+    config = load_config(options.config)
+    slots = plan_slots(config, options)
+    prompts = Prompts(options.templates)
+    provider = make_provider(options, prompts)
+    params = {**provider.params(), "mode": options.mode, "per_request": options.per_request} \
+        if provider.reads_prompt else provider.params()
+    recipe = Recipe(provider.name, provider.model, prompts.hash(provider.template_names()), params)
+    started = time.perf_counter()
+    plan = build_plan(store, options, slots, recipe)
+    journal = Journal(store.data_dir / JOURNAL_FILE)
+    try:
+        triage = Triage.of(plan, journal, store)
+        report = GenerateReport(provider=recipe.provider, model=recipe.model,
+                                template_hash=recipe.template_hash, dry_run=options.dry_run,
+                                planned=len(plan.items), already_done=len(triage.done),
+                                stale=triage.stale, pending=len(triage.todo) + len(triage.written))
+        requests = group_requests(triage.todo, options)
+        report.requests = len(requests)
+        if options.dry_run:
+            report.estimate = estimate(requests, prompts, options, config)
+        else:
+            await Runner(store, journal, provider, prompts, options, recipe, report,
+                         progress).run(requests, triage.written)
+    finally:
+        journal.close()
+        await provider.aclose()
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+# -- what is left to do -------------------------------------------------------------------
+
+
+@dataclass
+class Triage:
+    done: list[Item]                         # stored under this very key, and in the graph
+    written: list[tuple[Item, Expression]]   # answered before a crash, not yet confirmed stored
+    todo: list[Item]
+    stale: int                               # of todo: slots stored earlier under another key
+
+    @classmethod
+    def of(cls, plan: Plan, journal: Journal, store: Store) -> "Triage":
+        entries = journal.entries() if journal.exists() else {}
+        done, written, todo = [], [], []
+        for item in plan.items:
+            status = entries[item.key].status if item.key in entries else None
+            {"stored": done, "generated": written}.get(status, todo).append(item)
+        present = existing_expressions(store, [entries[i.key].expression_id for i in done])
+        todo += [i for i in done if entries[i.key].expression_id not in present]
+        done = [i for i in done if entries[i.key].expression_id in present]
+        payloads = journal.payloads(i.key for i in written) if written else {}
+        ready = [(i, Expression(**payloads[i.key])) for i in written if i.key in payloads]
+        return cls(done, ready, todo, stale_count(todo, entries))
+
+
+def stale_count(todo: list[Item], entries: dict[str, Entry]) -> int:
+    """Items whose slot the journal holds as stored under a different key."""
+    stored = {}
+    for key, entry in entries.items():
+        if entry.status == "stored":
+            stored.setdefault(entry.slot, set()).add(key)
+    return sum(1 for item in todo if stored.get(item.slot_id, set()) - {item.key})
+
+
+def existing_expressions(store: Store, ids: list[str | None]) -> set[str]:
+    wanted = sorted({i for i in ids if i})
+    found: set[str] = set()
+    for start in range(0, len(wanted), FETCH_IDS):
+        found.update(store.run("UNWIND $ids AS i MATCH (e:Expression {id: i}) RETURN e.id",
+                               {"ids": wanted[start:start + FETCH_IDS]}).column())
+    return found
+
+
+def group_requests(items: list[Item], options: GenerateOptions) -> list[tuple[Subject, list[Item]]]:
+    """Items of one subject together, ``per_request`` at a time (one at a time in 'one' mode)."""
+    size = 1 if options.mode == "one" else options.per_request
+    by_subject: dict[Subject, list[Item]] = {}
+    for item in items:
+        by_subject.setdefault(item.subject, []).append(item)
+    return [(subject, group[start:start + size]) for subject, group in by_subject.items()
+            for start in range(0, len(group), size)]
+
+
+def estimate(requests: list[tuple[Subject, list[Item]]], prompts: Prompts,
+             options: GenerateOptions, config: GenerationConfig) -> Estimate:
+    """Tokens and cost of sending these requests (~4 characters a token; no re-asks)."""
+    prompt_tokens = sum(estimate_tokens(message["content"]) for subject, items in requests
+                        for message in prompts.messages(subject, [i.slot for i in items]))
+    outputs = sum(len(items) for _, items in requests)
+    completion_tokens = outputs * options.expected_output_tokens
+    price = config.prices.get(options.model) if options.provider == "openai" else None
+    cost = (prompt_tokens * price.input + completion_tokens * price.output) / 1e6 if price else None
+    return Estimate(requests=len(requests), prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens, cost_usd=cost)
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one item came to: an expression, or a reason it has none."""
+
+    item: Item
+    expression: Expression | None = None
+    reason: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    latency_s: float = 0.0
+
+
+class GaveUp(Exception):
+    """Retries exhausted, or the request was rejected: the reason goes to the journal."""
+
+
+class Runner:
+    def __init__(self, store: Store, journal: Journal, provider: Provider, prompts: Prompts,
+                 options: GenerateOptions, recipe: Recipe, report: GenerateReport,
+                 progress: ProgressCallback | None):
+        self.store, self.journal, self.provider, self.prompts = store, journal, provider, prompts
+        self.options, self.recipe, self.report = options, recipe, report
+        self.progress = progress
+        self.retrying = 0
+        self.rng = random.Random()
+        self.fatal: BaseException | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenegraph-writer")
+
+    async def run(self, requests: list[tuple[Subject, list[Item]]],
+                  written: list[tuple[Item, Expression]]) -> None:
+        self._notify("planned")
+        try:
+            if written:
+                self._count(await self._in_thread(self._store_expressions, written))
+                self.report.recovered = len(written)
+                self._notify()
+            await self._loop(requests)
+        finally:
+            self.executor.shutdown(wait=True)
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _loop(self, requests: list[tuple[Subject, list[Item]]]) -> None:
+        """``concurrency`` workers take requests from one iterator until it is empty or the
+        run must stop; a worker starts its next request the moment one ends."""
+        queue: asyncio.Queue[list[Outcome] | None] = asyncio.Queue()
+        writer = asyncio.create_task(self._writer(queue))
+        writer.add_done_callback(self._on_writer_done)
+        pending = iter(requests)
+
+        async def worker() -> None:
+            for subject, items in pending:
+                if self.fatal is not None:
+                    return
+                await self._request(subject, items, queue)
+
+        await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
+        if not writer.done():
+            queue.put_nowait(None)
+        await asyncio.gather(writer, return_exceptions=True)
+
+    def _on_writer_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None and self.fatal is None:
+            self.fatal = task.exception()
+
+    async def _request(self, subject: Subject, items: list[Item],
+                       queue: asyncio.Queue[list[Outcome] | None]) -> None:
+        try:
+            queue.put_nowait(await self._outcomes(subject, items))
+        except Exception as exc:  # ProviderError, a broken template, a bug: the run stops
+            self.fatal = self.fatal or exc
+
+    async def _outcomes(self, subject: Subject, items: list[Item]) -> list[Outcome]:
+        """Ask for the items' slots; re-ask once for what is missing; one outcome per item."""
+        slots = [item.slot for item in items]
+        ask = Ask(subject, slots, self.prompts.messages(subject, slots))
+        calls: list[Completion] = []
+        try:
+            parsed = await self._ask(ask, calls)
+            if parsed.missing:
+                missing = [s for s in slots if s.key in parsed.missing]
+                again = Ask(subject, missing, self.prompts.reask(
+                    ask.messages, calls[-1].text, subject, missing, parsed.problem or ""))
+                try:
+                    parsed = parsed.merge(await self._ask(again, calls))
+                except GaveUp as exc:
+                    parsed.problem = f"{parsed.problem}; the re-ask failed: {exc}"
+        except GaveUp as exc:
+            parsed = Parsed(missing=ask.keys, problem=str(exc))
+        usage = {"prompt_tokens": sum(c.prompt_tokens for c in calls),
+                 "completion_tokens": sum(c.completion_tokens for c in calls),
+                 "calls": len(calls), "outputs": len(items)}
+        latency = sum(c.latency_s for c in calls)
+        return [self._outcome(item, parsed, usage, latency) for item in items]
+
+    async def _ask(self, ask: Ask, calls: list[Completion]) -> Parsed:
+        completion = await self._call(ask)
+        calls.append(completion)
+        self.report.prompt_tokens += completion.prompt_tokens
+        self.report.completion_tokens += completion.completion_tokens
+        return parse_outputs(completion.text, ask.keys, completion.finish_reason)
+
+    async def _call(self, ask: Ask) -> Completion:
+        """One provider call with bounded retries, backoff with jitter and Retry-After."""
+        attempts = self.options.retries + 1
+        for attempt in range(attempts):
+            try:
+                async with asyncio.timeout(self.options.timeout_s):
+                    return await self.provider.complete(ask)
+            except TimeoutError:
+                problem = Retryable(f"no answer within {self.options.timeout_s:g} s")
+            except Retryable as exc:
+                problem = exc
+            except Rejected as exc:
+                raise GaveUp(str(exc)) from None
+            if attempt + 1 == attempts:
+                raise GaveUp(f"{problem} (gave up after {attempts} attempts)")
+            await self._wait(backoff_delay(attempt, self.options.backoff_s, problem.retry_after,
+                                           self.rng))
+        raise AssertionError("unreachable")
+
+    async def _wait(self, seconds: float) -> None:
+        self.retrying += 1
+        self._notify()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.retrying -= 1
+
+    def _outcome(self, item: Item, parsed: Parsed, usage: dict[str, int],
+                 latency_s: float) -> Outcome:
+        text = parsed.texts.get(item.slot.key)
+        if text is None:
+            return Outcome(item, reason=parsed.problem or "no answer", usage=usage,
+                           latency_s=latency_s)
+        return Outcome(item, self._expression(item, text, usage, latency_s), usage=usage,
+                       latency_s=latency_s)
+
+    def _expression(self, item: Item, text: str, usage: dict[str, int],
+                    latency_s: float) -> Expression:
+        names = item.slot.names()
+        provenance = {"provider": self.recipe.provider, "model": self.recipe.model,
+                      "endpoint": self.provider.endpoint,
+                      "template_hash": self.recipe.template_hash, "params": self.recipe.params,
+                      "usage": usage, "latency_s": round(latency_s, 4), "time": _now(),
+                      "item_key": item.key}
+        props = {"passage": list(item.subject.scene_ids)} if item.subject.is_passage else {}
+        return Expression(scene_ids=list(item.subject.scene_ids), text=text, form=names["form"],
+                          style=names["style"], register=names["register"], tone=names["tone"],
+                          target=names["target"], lang=item.subject.lang,
+                          provenance=provenance, props=props)
+
+    # -- the writer ---------------------------------------------------------------------
+
+    async def _writer(self, queue: asyncio.Queue[list[Outcome] | None]) -> None:
+        """Write outcomes in batches: what arrives within ``FLUSH_S`` of the first one, up to
+        ``FLUSH_ROWS``; one write at a time (a graph transaction costs the same for 1 row or
+        500, so few large writes keep up with any concurrency)."""
+        finished = False
+        while not finished:
+            batch = [await queue.get()]
+            try:
+                async with asyncio.timeout(FLUSH_S):
+                    while batch[-1] is not None and sum(map(len, filter(None, batch))) < FLUSH_ROWS:
+                        batch.append(await queue.get())
+            except TimeoutError:
+                pass
+            finished = batch[-1] is None
+            outcomes = [o for group in batch if group for o in group]
+            if outcomes:
+                self._count(await self._in_thread(self._write, outcomes))
+                self._collect_failures(outcomes)
+                self._notify()
+
+    def _in_thread(self, fn, *args):
+        return asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def _write(self, outcomes: list[Outcome]) -> dict[str, int]:
+        """Journal ahead, then the graph, then mark stored (runs in the writer thread)."""
+        self.journal.record([self._record(o) for o in outcomes])
+        ready = [(o.item, o.expression) for o in outcomes if o.expression is not None]
+        counts = self._store_expressions(ready) if ready else {"generated": 0, "superseded": 0}
+        counts["failed"] = len(outcomes) - len(ready)
+        return counts
+
+    def _store_expressions(self, ready: list[tuple[Item, Expression]]) -> dict[str, int]:
+        """Upsert the expressions, supersede what they replace, then mark them stored."""
+        self.store.upsert(GraphBatch.of(expressions=[expr for _, expr in ready]))
+        keys = {item.key for item, _ in ready}
+        old = self.journal.replaced({item.slot_id for item, _ in ready}, keeping=keys)
+        old_keys = {key for key, _ in old}
+        retired = {expr for _, expr in old if expr} - {expr.id for _, expr in ready}
+        retired -= self.journal.in_use(retired, besides=old_keys)
+        if retired:
+            self.store.run("UNWIND $ids AS i MATCH (e:Expression {id: i}) "
+                           "SET e.status = 'superseded'", {"ids": sorted(retired)}, write=True)
+        self.journal.mark(old_keys, "superseded")
+        self.journal.mark(keys, "stored")
+        return {"generated": len(ready), "superseded": len(retired)}
+
+    def _record(self, outcome: Outcome) -> Record:
+        item, expr = outcome.item, outcome.expression
+        identity = {"scene_ids": list(item.subject.scene_ids), **item.slot.names(),
+                    "provider": self.recipe.provider, "model": self.recipe.model,
+                    "template_hash": self.recipe.template_hash, "params": self.recipe.params,
+                    "content_hash": item.subject.content_hash,
+                    "context_hash": item.subject.context_hash}
+        return Record(key=item.key, slot=item.slot_id, identity=identity,
+                      status="generated" if expr else "failed",
+                      expression_id=expr.id if expr else None,
+                      payload=expr.model_dump(mode="json") if expr else None,
+                      reason=outcome.reason, prompt_tokens=outcome.usage.get("prompt_tokens", 0),
+                      completion_tokens=outcome.usage.get("completion_tokens", 0),
+                      latency_s=outcome.latency_s)
+
+    def _count(self, counts: dict[str, int]) -> None:
+        for name, value in counts.items():
+            setattr(self.report, name, getattr(self.report, name) + value)
+
+    def _collect_failures(self, outcomes: Iterable[Outcome]) -> None:
+        for o in outcomes:
+            if o.expression is None and len(self.report.failures) < MAX_FAILURES_SHOWN:
+                self.report.failures.append(Failure(scene_ids=list(o.item.subject.scene_ids),
+                                                    slot=o.item.slot.key, reason=o.reason or ""))
+
+    def _notify(self, phase: str = "running") -> None:
+        if self.progress is None:
+            return
+        r = self.report
+        self.progress(GenerateProgress(
+            phase=phase, total=r.pending, done=r.generated, failed=r.failed,
+            retrying=self.retrying, tokens=r.prompt_tokens + r.completion_tokens, stale=r.stale,
+            already_done=r.already_done))
+
+
+def backoff_delay(attempt: int, base_s: float, retry_after: float | None,
+                  rng: random.Random) -> float:
+    """Exponential backoff with equal jitter, never shorter than the server's Retry-After."""
+    ceiling = min(MAX_BACKOFF_S, base_s * 2 ** attempt)
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER_S))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
