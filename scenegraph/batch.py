@@ -57,7 +57,8 @@ class GraphBatch:
             self.node("Scene", id=scene.id)
             return
         self.node("Scene", id=scene.id, title=scene.title, text=scene.text, lang=scene.lang,
-                  content_hash=scene.content_hash(), props=_json_or_none(scene.props))
+                  depth=scene.depth, root=scene.root, content_hash=scene.content_hash(),
+                  props=_json_or_none(scene.props))
         for component in scene.components:
             self.node("Component", key=component.key, kind=component.kind, name=component.name)
             self.rel("HAS", scene.id, component.key, role=component.kind)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections import ChainMap
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
@@ -26,7 +27,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       StringConstraints, ValidationError, model_validator)
 
 from .errors import CorpusError
-from .models import COMPONENT_KINDS, Component, Expression, Form, Scene
+from .models import COMPONENT_KINDS, Component, Expression, Form, Scene, fractal_place
 from .text import guess_lang, nfc
 
 MAX_NAME = 500
@@ -346,10 +347,14 @@ class Corpus:
     scenes: dict[str, Scene] = field(default_factory=dict)
     expressions: dict[str, Expression] = field(default_factory=dict)
     references: set[str] = field(default_factory=set)
+    parents: dict[str, str] = field(default_factory=dict)  # child → parent, stored ones included
 
     def batch(self):
+        """Rows for the store; every scene carries its depth and root in the fractal."""
         from .batch import GraphBatch
 
+        for scene in self.scenes.values():
+            scene.depth, scene.root = fractal_place(scene.id, self.parents)
         referenced = sorted(self.references - self.scenes.keys())
         return GraphBatch.of(self.scenes.values(), self.expressions.values(), referenced)
 
@@ -362,8 +367,8 @@ class CorpusBuilder:
     """
 
     def __init__(self, parents: dict[str, str] | None = None):
-        self.corpus = Corpus()
-        self.parents: dict[str, str] = dict(parents or {})
+        self.corpus = Corpus(parents=dict(parents or {}))
+        self.parents = self.corpus.parents
         self.stated: dict[str, dict[str, Where]] = {}  # scene id -> field -> where it was stated
         self.records = 0
 
@@ -415,7 +420,7 @@ def _conflict(current: Scene, new: _Definition, stated: dict[str, Where]) -> str
             continue
         old_value, new_value = getattr(current, name), getattr(new.scene, name)
         if name in _SETS:
-            old_value, new_value = sorted(map(str, old_value)), sorted(map(str, new_value))
+            old_value, new_value = sorted(map(_identity, old_value)), sorted(map(_identity, new_value))
         if old_value != new_value:
             return (f"scene {new.scene.id!r} is already defined at {stated[name].at()} "
                     f"with other {name}")
@@ -425,10 +430,16 @@ def _conflict(current: Scene, new: _Definition, stated: dict[str, Where]) -> str
     return None
 
 
+def _identity(value: Component | str) -> str:
+    return value.key if isinstance(value, Component) else value
+
+
 def _merged(current: Scene | None, new: _Definition) -> Scene:
+    """A new Scene combining both; neither input is changed (a refused record must leave the
+    corpus as it was)."""
     if current is None:
-        return new.scene.model_copy(deep=True)
-    merged = current.model_copy(deep=True)
+        return new.scene
+    merged = current.model_copy()
     for name in (*_SCALARS, *_SETS):
         if name in new.fields:
             setattr(merged, name, getattr(new.scene, name))
@@ -501,10 +512,15 @@ def _scene(record_id: str, components: ComponentsIn | None, **values: Any) -> tu
     return scene, fields
 
 
+@lru_cache(maxsize=256)
+def _file_name(path: str) -> str:
+    return Path(path).name
+
+
 def _expression(scene: Scene, source: Where, text: str, **values: Any) -> Expression:
     values = {k: v for k, v in values.items() if v is not None}
     values.setdefault("lang", guess_lang(text) or scene.lang)
-    provenance = {"source": "corpus", "file": Path(source.file).name, "line": source.line}
+    provenance = {"source": "corpus", "file": _file_name(source.file), "line": source.line}
     return Expression(scene_ids=[scene.id], text=text, provenance=provenance, **values)
 
 

@@ -126,3 +126,12 @@ class Scene(BaseModel):
             self.title, self.text, self.lang,
             sorted(c.key for c in self.components), sorted(self.archetypes), self.props,
         ])
+
+
+def fractal_place(scene_id: str, parents: dict[str, str]) -> tuple[int, str]:
+    """(depth, root) of a scene given child → parent links: a root has depth 0."""
+    depth, node = 0, scene_id
+    while node in parents and depth <= len(parents):  # cycles are refused on load; never spin
+        node = parents[node]
+        depth += 1
+    return depth, node

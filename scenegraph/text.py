@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from typing import Any
+
+import orjson
 
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -28,9 +29,13 @@ def guess_lang(text: str) -> str | None:
 
 def canonical_json(value: Any) -> str:
     """Deterministic JSON (sorted keys, no spaces, UTF-8 kept) for hashing and storage."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _canonical(value).decode("utf-8")
 
 
 def content_hash(value: Any, length: int = 16) -> str:
     """A short SHA-256 hex digest of the canonical JSON of ``value``."""
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:length]
+    return hashlib.sha256(_canonical(value)).hexdigest()[:length]
+
+
+def _canonical(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 from pydantic import BaseModel
 
 from ..batch import GraphBatch
-from ..models import Component, Expression, Scene
+from ..models import Component, Expression, Scene, fractal_place
 from ..schema import schema
 
 Progress = Callable[[int], None]
@@ -175,7 +175,7 @@ class Store(ABC):
                    self.run("MATCH (s:Scene) RETURN s.id, s.depth, s.root").rows}
         changed = []
         for sid, (depth, root) in current.items():
-            new_depth, new_root = _place(sid, parent)
+            new_depth, new_root = fractal_place(sid, parent)
             if (depth, root) != (new_depth, new_root):
                 changed.append({"id": sid, "depth": new_depth, "root": new_root})
         if changed:
@@ -226,14 +226,6 @@ def rel_merge(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict
     return (f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
             f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
             f"MERGE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""), rows)
-
-
-def _place(scene_id: str, parent: dict[str, str]) -> tuple[int, str]:
-    depth, node = 0, scene_id
-    while node in parent and depth <= len(parent):  # the loader refuses cycles; never spin
-        node = parent[node]
-        depth += 1
-    return depth, node
 
 
 def _loads(value: str | None) -> dict[str, Any]:

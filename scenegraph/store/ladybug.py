@@ -117,33 +117,37 @@ class LadybugStore(Store):
 
     def _upsert_work(self, batch: GraphBatch):
         """(how, rows) in a safe order; ``how`` is a Cypher statement or ("copy", table)."""
+        known_nodes: dict[str, set] = {}
         for label, table in schema().nodes.items():
             if rows := batch.node_rows(label):
-                known = self._existing(f"MATCH (n:{label} {{{table.key}: r}}) RETURN n.{table.key}",
-                                       [row[table.key] for row in rows])
+                known = self._existing(f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
+                                       {"k": [row[table.key] for row in rows]})
+                known_nodes[label] = known
                 yield ("copy", label), [r for r in rows if r[table.key] not in known]
                 if old := [r for r in rows if r[table.key] in known]:
                     yield node_merge(label, old)
         for rel_type, rel in schema().rels.items():
-            if rows := batch.replace_rows(rel_type):
+            # A node that is new has no old edges to drop.
+            existed = known_nodes.get(rel.source, set())
+            if rows := [r for r in batch.replace_rows(rel_type) if r["src"] in existed]:
                 yield rel_replace(rel_type, rows)
             if rows := batch.rel_rows(rel_type):
                 src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
                 known = self._existing(
-                    f"MATCH (a:{rel.source} {{{src_key}: r.src}})-[:{rel_type}]->"
-                    f"(b:{rel.target} {{{dst_key}: r.dst}}) RETURN [a.{src_key}, b.{dst_key}]",
-                    [{"src": row["src"], "dst": row["dst"]} for row in rows])
+                    f"MATCH (a:{rel.source} {{{src_key}: s}})-[:{rel_type}]->"
+                    f"(b:{rel.target} {{{dst_key}: d}}) RETURN a.{src_key}, b.{dst_key}",
+                    {"s": [row["src"] for row in rows], "d": [row["dst"] for row in rows]})
                 yield ("copy", rel_type), [r for r in rows if (r["src"], r["dst"]) not in known]
                 if rel.columns and (old := [r for r in rows if (r["src"], r["dst"]) in known]):
                     yield rel_merge(rel_type, old)
 
-    def _existing(self, match_return: str, values: list[Any]) -> set:
-        found: set = set()
-        for chunk in _chunks(values):
-            for (value,) in self._execute("UNWIND $rows AS r " + match_return,
-                                          {"rows": chunk}).rows:
-                found.add(tuple(value) if isinstance(value, list) else value)
-        return found
+    def _existing(self, match_return: str, columns: dict[str, list[Any]]) -> set:
+        """Which of the given keys (or key pairs) the store has: one LOAD FROM over an Arrow
+        table, far cheaper than binding thousands of UNWIND parameters."""
+        rows = self._execute("LOAD FROM $keys " + match_return,
+                             {"keys": pa.table({name: pa.array(values, pa.string())
+                                                for name, values in columns.items()})}).rows
+        return {row[0] if len(row) == 1 else tuple(row) for row in rows}
 
     def _apply(self, how: str | tuple[str, str], rows: list[dict[str, Any]]) -> None:
         if isinstance(how, str):
