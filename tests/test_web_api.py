@@ -10,31 +10,12 @@ import httpx
 import pytest
 import yaml
 
-from conftest import ROOT, SEEDS, require
-from scenegraph.batch import GraphBatch
+from conftest import ROOT, require
 from scenegraph.cli.serve import is_loopback
-from scenegraph.load import load_corpus
-from scenegraph.models import Component, Expression, Scene
 from scenegraph.store.ladybug import LadybugStore
-from web_server import ExplorerServer, WriterHolder
+from web_server import XSS_EXPRESSION, XSS_ID, ExplorerServer, WriterHolder, build_store
 
 FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(encoding="utf-8"))
-XSS_ID = "Δxss"
-XSS_TITLE = "<img src=x onerror=window.__pwned=1>"
-XSS_TEXT = "<script>window.__pwned=2</script> stands at the door"
-XSS_EXPRESSION = '<script>window.__pwned=3</script> and <img src=x onerror="window.__pwned=4">'
-
-
-def build_store(folder) -> None:
-    """The seeds plus one scene whose every text is markup, closed again (no lock held)."""
-    store = LadybugStore(folder)
-    load_corpus(store, [SEEDS])
-    scene = Scene(id=XSS_ID, title=XSS_TITLE, text=XSS_TEXT, lang="en", archetypes=["порог"],
-                  components=[Component(kind="agent", name="<b>guest</b>")], parts=["Δ31"])
-    expression = Expression(scene_ids=[XSS_ID], text=XSS_EXPRESSION, style="<i>poet</i>",
-                            register="poetry", lang="en")
-    store.upsert(GraphBatch.of([scene], [expression]))
-    store.close()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +78,7 @@ def test_search_parses_an_unseen_fused_word(client):
 
 def test_search_without_a_vector_index_says_what_to_do(client):
     result = ok(client.get("/api/search", params={"q": "a mechanic under a lorry in the rain"}))
-    assert any("scenegraph embed" in n or "scenegraph.neighbours" in n for n in result["notices"])
+    assert any("scenegraph embed" in n or "not available" in n for n in result["notices"])
 
 
 def test_scene_detail_has_components_expressions_and_family(client, truth):
@@ -137,10 +118,16 @@ def test_expand_gives_every_neighbour_with_its_edge(client, truth):
     keys = {n["id"] for n in graph["nodes"]}
     assert {f"Component:{c.key}" for c in scene.components} <= keys
     assert {f"Archetype:{a}" for a in scene.archetypes} <= keys
-    assert {f"Scene:{p}" for p in scene.parts} | {f"Scene:{XSS_ID}"} <= keys  # a part, a parent
+    assert {f"Scene:{p}" for p in scene.parts + scene.leads_to} <= keys
     contains = {(e["source"], e["target"]) for e in graph["edges"] if e["type"] == "CONTAINS"}
-    assert (f"Scene:{XSS_ID}", "Scene:Δ31") in contains
+    assert contains == {("Scene:Δ31", f"Scene:{p}") for p in scene.parts}
     assert not graph["truncated"]
+
+
+def test_expand_points_edges_into_the_node(client):
+    graph = ok(client.get("/api/expand", params={"label": "Scene", "key": "Δ31.1"}))
+    contains = {(e["source"], e["target"]) for e in graph["edges"] if e["type"] == "CONTAINS"}
+    assert ("Scene:Δ31", "Scene:Δ31.1") in contains
 
 
 def test_expand_respects_the_limit_and_says_so(client):

@@ -20,6 +20,11 @@ from types import TracebackType
 
 import httpx
 
+from scenegraph.batch import GraphBatch
+from scenegraph.load import load_corpus
+from scenegraph.models import Component, Expression, Scene
+from scenegraph.store.ladybug import LadybugStore
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,6 +33,23 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "scenegraph" / "web" / "static" / "dist" / "app.js"
+SEEDS = ROOT / "seeds" / "corpus"
+XSS_ID = "Δxss"
+XSS_TITLE = "<img src=x onerror=window.__pwned=1>"
+XSS_TEXT = "<script>window.__pwned=2</script> stands at the door"
+XSS_EXPRESSION = '<script>window.__pwned=3</script> and <img src=x onerror="window.__pwned=4">'
+
+
+def build_store(folder: Path) -> None:
+    """The seeds plus one scene whose every text is markup, closed again (no lock held)."""
+    store = LadybugStore(folder)
+    load_corpus(store, [SEEDS])
+    scene = Scene(id=XSS_ID, title=XSS_TITLE, text=XSS_TEXT, lang="en", archetypes=["порог"],
+                  components=[Component(kind="agent", name="<b>guest</b>")])
+    expression = Expression(scene_ids=[XSS_ID], text=XSS_EXPRESSION, style="<i>poet</i>",
+                            register="poetry", lang="en")
+    store.upsert(GraphBatch.of([scene], [expression]))
+    store.close()
 
 
 def free_port() -> int:

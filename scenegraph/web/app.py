@@ -224,12 +224,12 @@ def _unavailable() -> dict[str, str]:
     out = {}
     try:
         from .. import neighbours  # noqa: F401
-    except ImportError:
-        out["semantic"] = find.NO_NEIGHBOURS
+    except ImportError as exc:
+        out["semantic"] = find.missing_neighbours(exc)
     try:
         from ..export import export_dataset  # noqa: F401
-    except ImportError:
-        out["export"] = "export is not available in this build (scenegraph.export is missing)"
+    except ImportError as exc:
+        out["export"] = f"export is not available: {exc}"
     return out
 
 
@@ -252,8 +252,7 @@ def _export_zip(store: Store, request: ExportRequest) -> bytes:
     try:
         from ..export import ExportOptions, export_dataset
     except ImportError as exc:
-        raise ConfigError("export is not available in this build "
-                          "(scenegraph.export is missing)") from exc
+        raise ConfigError(f"export is not available: {exc}") from exc
     if not request.scene_ids:
         raise ConfigError("select at least one scene to export")
     options = ExportOptions(scene_ids=request.scene_ids, archetypes=request.archetypes,

@@ -21,8 +21,6 @@ from .graph import Graph, make_edge, ref, scene_nodes
 NeighbourMode = Literal["semantic", "structural", "both"]
 MIN_FUSED_LETTERS = 4
 CANDIDATES_SHOWN = 3
-NO_NEIGHBOURS = ("similar-scene search is not available in this build "
-                 "(scenegraph.neighbours is missing)")
 
 
 class SearchHit(BaseModel):
@@ -93,8 +91,8 @@ def _hyperlexeme_hits(store: Store, word: str, k: int, lexicon: Lexicon | None,
 def _semantic_hits(store: Store, query: str, k: int, hits: _Hits) -> list[str]:
     try:
         from ..neighbours import search as vector_search
-    except ImportError:
-        return [NO_NEIGHBOURS]
+    except ImportError as exc:
+        return [missing_neighbours(exc)]
     try:
         found = vector_search(store, query, k)
     except SceneGraphError as exc:  # no vector index yet, or its model is missing
@@ -116,8 +114,8 @@ def similar(store: Store, scene_id: str, limit: int, mode: NeighbourMode) -> Gra
     """Scenes like this one by the vector index, drawn as dashed SIMILAR edges."""
     try:
         from ..neighbours import neighbours
-    except ImportError:
-        return Graph(notices=[NO_NEIGHBOURS])
+    except ImportError as exc:
+        return Graph(notices=[missing_neighbours(exc)])
     try:
         found = neighbours(store, scene_id, limit, by=mode)
     except SceneGraphError as exc:  # no vector index, or the scene is not in it
@@ -127,6 +125,10 @@ def similar(store: Store, scene_id: str, limit: int, mode: NeighbourMode) -> Gra
     edges = [make_edge("SIMILAR", center, nodes[h.id].id, float(h.score), _reasons(h))
              for h in found if h.id in nodes]
     return Graph(nodes=list(nodes.values()), edges=edges)
+
+
+def missing_neighbours(exc: ImportError) -> str:
+    return f"similar-scene search is not available: {exc}"
 
 
 def _reasons(hit: Any) -> list[str]:

@@ -187,8 +187,8 @@ export class GraphView {
       style: STYLE,
       minZoom: 0.03,
       maxZoom: 4,
-      boxSelectionEnabled: true,
-      selectionType: "additive",
+      boxSelectionEnabled: true, // shift-drag selects an area; shift/ctrl-click adds a node
+      selectionType: "single",
     });
     this.cy.on("tap", "node", (event) => this.handlers.onSelect?.(event.target.data()));
     this.cy.on("dbltap", "node", (event) => this.handlers.onExpand?.(event.target.data()));
@@ -315,8 +315,8 @@ export class GraphView {
           name: "cose",
           animate: false,
           randomize: false,
-          nodeRepulsion: () => 12000,
-          idealEdgeLength: () => 80,
+          nodeRepulsion: () => 20000,
+          idealEdgeLength: () => 100,
           nodeOverlap: 20,
           numIter: 600,
         }

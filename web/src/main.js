@@ -10,7 +10,7 @@ const STATUS_EVERY_MS = 15000;
 const TOAST_MS = 6000;
 
 const view = new GraphView(byId("cy"), {
-  onSelect: (node) => openNode(node.label, node.key),
+  onSelect: (node) => showNode(node.label, node.key),
   onExpand: (node) => expandNode(node),
   onChange: () => showGraphStatus(),
 });
@@ -47,13 +47,18 @@ async function search(text) {
   }
 }
 
-/** Show a node in the panel, putting it on the canvas first when it is not there yet. */
+/** Select a node (putting it on the canvas first when it is not there yet) and show it. */
 async function openNode(label, key, caption) {
   const id = `${label}:${key}`;
   if (!view.has(id)) {
     view.add({ nodes: [{ id, label, key, caption: caption || key, kind: "" }], edges: [] }, { around: selectedId() });
   }
   view.select(id);
+  await showNode(label, key);
+}
+
+/** Show a node's details in the side panel. */
+async function showNode(label, key) {
   try {
     if (label === "Scene") panel.showScene(await api.scene(key));
     else panel.showNode(await api.node(label, key));
@@ -248,6 +253,7 @@ window.explorer = {
   lastDraw: null,
   count: () => view.count(),
   has: (id) => view.has(id),
+  visibleScenes: () => view.cy.nodes('[label = "Scene"]:visible').map((n) => n.data("key")),
   position: (id) => view.renderedCenter(id),
   expand: (label, key, by = "graph") => expandNode({ label, key }, by),
 };
