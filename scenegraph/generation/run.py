@@ -10,6 +10,7 @@ The writer takes whatever has piled up while it last wrote and, in a thread: jou
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 import time
@@ -29,12 +30,14 @@ from .plan import Item, Plan, Recipe, Subject, build_plan, plan_slots
 from .prompts import Prompts
 from .providers import Ask, Completion, Provider, Rejected, Retryable, make_provider
 
+log = logging.getLogger(__name__)
 ProgressCallback = Callable[[GenerateProgress], None]
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 300.0
 MAX_FAILURES_SHOWN = 20
 FETCH_IDS = 5_000
-FLUSH_S, FLUSH_ROWS = 1.0, 500  # the writer's batch: what arrives within a second, at most 500
+FLUSH_S, FLUSH_ROWS = 0.5, 500  # journal what arrives within half a second, at most 500 rows
+GRAPH_S, GRAPH_ROWS = 5.0, 2_000  # write the graph every 5 s or 2,000 expressions, and at the end
 
 
 def generate(store: Store, options: GenerateOptions | None = None,
@@ -177,6 +180,7 @@ class Runner:
         self.options, self.recipe, self.report = options, recipe, report
         self.progress = progress
         self.retrying = 0
+        self.answered = 0
         self.rng = random.Random()
         self.fatal: BaseException | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenegraph-writer")
@@ -270,8 +274,10 @@ class Runner:
                 raise GaveUp(str(exc)) from None
             if attempt + 1 == attempts:
                 raise GaveUp(f"{problem} (gave up after {attempts} attempts)")
-            await self._wait(backoff_delay(attempt, self.options.backoff_s, problem.retry_after,
-                                           self.rng))
+            delay = backoff_delay(attempt, self.options.backoff_s, problem.retry_after, self.rng)
+            log.info("retrying %s of %s in %.2f s: %s", ask.keys, ask.subject.scene_ids, delay,
+                     problem)
+            await self._wait(delay)
         raise AssertionError("unreachable")
 
     async def _wait(self, seconds: float) -> None:
@@ -308,35 +314,49 @@ class Runner:
     # -- the writer ---------------------------------------------------------------------
 
     async def _writer(self, queue: asyncio.Queue[list[Outcome] | None]) -> None:
-        """Write outcomes in batches: what arrives within ``FLUSH_S`` of the first one, up to
-        ``FLUSH_ROWS``; one write at a time (a graph transaction costs the same for 1 row or
-        500, so few large writes keep up with any concurrency)."""
+        """Journal outcomes as they come (cheap, and enough to survive a crash: answers written
+        ahead are stored by the next run without asking again); write the graph in large
+        batches, because a graph transaction costs about as much for 1 row as for 1,000."""
+        unstored: list[tuple[Item, Expression]] = []
+        oldest = 0.0
         finished = False
         while not finished:
-            batch = [await queue.get()]
-            try:
-                async with asyncio.timeout(FLUSH_S):
-                    while batch[-1] is not None and sum(map(len, filter(None, batch))) < FLUSH_ROWS:
-                        batch.append(await queue.get())
-            except TimeoutError:
-                pass
-            finished = batch[-1] is None
-            outcomes = [o for group in batch if group for o in group]
+            outcomes, finished = await self._collect(queue, GRAPH_S if unstored else None)
             if outcomes:
-                self._count(await self._in_thread(self._write, outcomes))
+                await self._in_thread(self.journal.record, [self._record(o) for o in outcomes])
+                ready = [(o.item, o.expression) for o in outcomes if o.expression is not None]
+                oldest = oldest if unstored else time.monotonic()
+                unstored += ready
+                self.answered += len(ready)
+                self.report.failed += len(outcomes) - len(ready)
                 self._collect_failures(outcomes)
-                self._notify()
+            if unstored and (finished or len(unstored) >= GRAPH_ROWS
+                             or time.monotonic() - oldest >= GRAPH_S):
+                self._count(await self._in_thread(self._store_expressions, unstored))
+                unstored = []
+            self._notify()
+
+    @staticmethod
+    async def _collect(queue: asyncio.Queue[list[Outcome] | None],
+                       wait: float | None) -> tuple[list[Outcome], bool]:
+        """Outcomes arriving within ``FLUSH_S`` of the first (which is awaited at most ``wait``
+        seconds), up to ``FLUSH_ROWS``; and whether the end marker came."""
+        batch: list[list[Outcome] | None] = []
+        try:
+            async with asyncio.timeout(wait):
+                batch.append(await queue.get())
+            async with asyncio.timeout(FLUSH_S):
+                rows = len(batch[0] or ())
+                while batch[-1] is not None and rows < FLUSH_ROWS:
+                    batch.append(await queue.get())
+                    rows += len(batch[-1] or ())
+        except TimeoutError:
+            pass
+        finished = bool(batch) and batch[-1] is None
+        return [o for group in batch if group for o in group], finished
 
     def _in_thread(self, fn, *args):
         return asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-
-    def _write(self, outcomes: list[Outcome]) -> dict[str, int]:
-        """Journal ahead, then the graph, then mark stored (runs in the writer thread)."""
-        self.journal.record([self._record(o) for o in outcomes])
-        ready = [(o.item, o.expression) for o in outcomes if o.expression is not None]
-        counts = self._store_expressions(ready) if ready else {"generated": 0, "superseded": 0}
-        counts["failed"] = len(outcomes) - len(ready)
-        return counts
 
     def _store_expressions(self, ready: list[tuple[Item, Expression]]) -> dict[str, int]:
         """Upsert the expressions, supersede what they replace, then mark them stored."""
@@ -383,7 +403,7 @@ class Runner:
             return
         r = self.report
         self.progress(GenerateProgress(
-            phase=phase, total=r.pending, done=r.generated, failed=r.failed,
+            phase=phase, total=r.pending, done=r.recovered + self.answered, failed=r.failed,
             retrying=self.retrying, tokens=r.prompt_tokens + r.completion_tokens, stale=r.stale,
             already_done=r.already_done))
 
