@@ -1,0 +1,284 @@
+"""Neighbouring scenes by meaning (the vector index), by structure (the graph), or both.
+
+- ``semantic``: cosine similarity of the scenes' embedded texts.
+- ``structural``: what the graph says, asked in Cypher that both stores speak — shared
+  components (1 each) and archetypes (0.5 each), a LEADS_TO edge either way (1), and fractal
+  proximity: 1.5 / the number of CONTAINS steps between the two scenes in their tree.
+- ``both``: reciprocal-rank fusion of the two rankings (score = sum of 1 / (60 + rank)); every
+  hit keeps its rank and reasons from each ranking that found it.
+
+``search`` ranks scenes (or expressions) against free text. A single word that is a stored
+hyperlexeme or a scene id searches from the vectors of the scenes it names; an unknown fused
+word is read as the component names it fuses (see ``scenegraph.hyperlexeme``).
+
+``materialize`` writes hits as ``(scene)-[:RESONATES {score}]->(neighbour)`` edges, replacing
+that scene's earlier ones, so Cypher users and the explorer see them. The score is the hit's
+score: a cosine, a structural sum, or a fused rank score, by the method that found it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Literal, NamedTuple, get_args
+
+import numpy as np
+from pydantic import BaseModel
+
+from .batch import GraphBatch
+from .embedding import Embedder, default_embedder, normalise
+from .errors import ConfigError, SceneGraphError, VectorIndexError
+from .hyperlexeme import parse_in_store
+from .store.base import Progress, Store
+from .text import nfc
+from .vectors import Kind, VectorIndex, open_index
+
+By = Literal["semantic", "structural", "both"]
+BY: tuple[str, ...] = get_args(By)
+RRF_K = 60
+FRACTAL_WEIGHT = 1.5
+POOL_FACTOR, MIN_POOL = 3, 30  # how deep each ranking is read before fusing
+MAX_TREE_STEPS = 30
+
+
+class Hit(BaseModel):
+    id: str
+    score: float
+    reasons: list[str]
+    by: By
+
+
+# -- semantic ---------------------------------------------------------------------------------
+
+def semantic_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
+    """The k scenes whose embedded texts are closest to this scene's."""
+    index = open_index(store, "scene")
+    if scene_id not in index:
+        _require_scene(store, scene_id)
+        raise VectorIndexError(f"scene {scene_id} has no vector yet: run `scenegraph embed`")
+    found = index.search(index.vector(scene_id), k + 1)[0]
+    return [Hit(id=other, score=score, reasons=[f"cosine {score:.3f}"], by="semantic")
+            for other, score in found if other != scene_id][:k]
+
+
+# -- structural -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Link:
+    """One way two scenes are tied in the graph: a query giving (other id, detail) rows for
+    ``$id``, the weight of each row, and how its reason reads."""
+
+    query: str
+    weight: float
+    reason: str
+
+
+LINKS = (
+    Link("MATCH (s:Scene {id: $id})-[:LEADS_TO]->(o:Scene) WHERE o.id <> $id "
+         "RETURN o.id, s.id", 1.0, "{} leads to it"),
+    Link("MATCH (o:Scene)-[:LEADS_TO]->(s:Scene {id: $id}) WHERE o.id <> $id "
+         "RETURN o.id, s.id", 1.0, "leads to {}"),
+    Link("MATCH (s:Scene {id: $id})-[:HAS]->(c:Component)<-[:HAS]-(o:Scene) WHERE o.id <> $id "
+         "RETURN o.id, c.key", 1.0, "shares {}"),
+    Link("MATCH (s:Scene {id: $id})-[:EVOKES]->(a:Archetype)<-[:EVOKES]-(o:Scene) "
+         "WHERE o.id <> $id RETURN o.id, a.name", 0.5, "evokes {} too"),
+)
+# Fractal proximity from the stored depths: descendants, ancestors, and every scene sharing an
+# ancestor (with the depth of the deepest shared one).
+DESCENDANTS = (f"MATCH (s:Scene {{id: $id}})-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) "
+               "RETURN DISTINCT o.id, o.depth")
+ANCESTORS = (f"MATCH (o:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
+             "RETURN DISTINCT o.id, o.depth")
+RELATIVES = (f"MATCH (a:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
+             f"MATCH (a)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) WHERE o.id <> $id "
+             "WITH o, max(a.depth) AS shared RETURN o.id, o.depth, shared")
+
+
+class _Tally:
+    """Structural score and reasons per other scene."""
+
+    def __init__(self) -> None:
+        self.score: dict[str, float] = defaultdict(float)
+        self.reasons: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, other: str, weight: float, reason: str) -> None:
+        self.score[other] += weight
+        self.reasons[other].append(reason)
+
+    def hits(self, k: int) -> list[Hit]:
+        ranked = sorted(self.score, key=lambda other: (-round(self.score[other], 6), other))
+        return [Hit(id=other, score=round(self.score[other], 6), reasons=self.reasons[other],
+                    by="structural") for other in ranked[:k]]
+
+
+def structural_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
+    """The k scenes most tied to this one in the graph; ties broken by id (deterministic)."""
+    depth = _require_scene(store, scene_id)
+    tally = _Tally()
+    for other, steps, reason in sorted(_tree_relations(store, scene_id, depth).values()):
+        tally.add(other, FRACTAL_WEIGHT / steps, reason)
+    for link in LINKS:
+        for other, detail in sorted(store.run(link.query, {"id": scene_id}).rows):
+            tally.add(other, link.weight, link.reason.format(detail))
+    return tally.hits(k)
+
+
+def _tree_relations(store: Store, scene_id: str, depth: int | None) -> dict[str, tuple]:
+    """Other scene -> (id, steps apart, reason) for every scene in the same CONTAINS tree."""
+    if depth is None:  # depths not computed yet: nothing to measure proximity with
+        return {}
+    out: dict[str, tuple] = {}
+
+    def keep(other: str, steps: int, reason: str) -> None:
+        if steps > 0 and (other not in out or steps < out[other][1]):
+            out[other] = (other, steps, reason)
+
+    params = {"id": scene_id}
+    for other, other_depth, shared in store.run(RELATIVES, params).rows:
+        if None not in (other_depth, shared):
+            steps = depth + other_depth - 2 * shared
+            sibling = other_depth == depth == shared + 1
+            keep(other, steps, "sibling (same parent)" if sibling else
+                 f"same tree, {steps} steps apart")
+    for other, other_depth in store.run(DESCENDANTS, params).rows:
+        if other_depth is not None:
+            steps = other_depth - depth
+            keep(other, steps, "part of it" if steps == 1 else f"inside it, {steps} levels down")
+    for other, other_depth in store.run(ANCESTORS, params).rows:
+        if other_depth is not None:
+            steps = depth - other_depth
+            keep(other, steps, "contains it" if steps == 1 else f"contains it, {steps} levels up")
+    return out
+
+
+def _require_scene(store: Store, scene_id: str) -> int | None:
+    """The scene's depth; raises when the store has no such scene."""
+    rows = store.run("MATCH (s:Scene {id: $id}) RETURN s.depth", {"id": scene_id}).rows
+    if not rows:
+        raise SceneGraphError(f"no scene {scene_id!r} in {store.uri}: check the id "
+                              "(`scenegraph cypher \"MATCH (s:Scene) RETURN s.id\"`)")
+    return rows[0][0]
+
+
+# -- both -------------------------------------------------------------------------------------
+
+def fused_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
+    """Reciprocal-rank fusion of the semantic and structural rankings, with both's reasons."""
+    pool = max(k * POOL_FACTOR, MIN_POOL)
+    score: dict[str, float] = defaultdict(float)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    found_by: dict[str, set[str]] = defaultdict(set)
+    for method in (semantic_neighbours, structural_neighbours):
+        for rank, hit in enumerate(method(store, scene_id, pool), start=1):
+            score[hit.id] += 1 / (RRF_K + rank)
+            reasons[hit.id] += [f"{hit.by} #{rank}", *hit.reasons]
+            found_by[hit.id].add(hit.by)
+    ranked = sorted(score, key=lambda other: (-round(score[other], 9), other))[:k]
+    return [Hit(id=other, score=round(score[other], 9), reasons=reasons[other],
+                by="both" if len(found_by[other]) == 2 else next(iter(found_by[other])))
+            for other in ranked]
+
+
+METHODS: dict[str, Callable[[Store, str, int], list[Hit]]] = {
+    "semantic": semantic_neighbours, "structural": structural_neighbours,
+    "both": fused_neighbours}
+
+
+def neighbours(store: Store, scene_id: str, k: int = 10, by: By = "semantic") -> list[Hit]:
+    """The k scenes nearest to ``scene_id`` by meaning, structure, or both (see module doc)."""
+    if by not in METHODS:
+        raise ConfigError(f"unknown neighbour method {by!r}: use one of {', '.join(BY)}")
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, not {k}")
+    return METHODS[by](store, nfc(scene_id), k)
+
+
+# -- search -----------------------------------------------------------------------------------
+
+class Query(NamedTuple):
+    """How a search text was read: a text to embed, or vectors taken from the index."""
+
+    text: str
+    vector: np.ndarray | None
+    reason: str
+
+
+def read_query(store: Store, index: VectorIndex, text: str) -> Query:
+    """A scene id or stored hyperlexeme becomes the mean vector of the scenes it names; an
+    unknown fused word, the component names it fuses; anything else stays free text."""
+    plain = Query(text, None, "similar to the query")
+    if any(ch.isspace() for ch in text):
+        return plain
+    named = sorted(scene for scene in store.run(
+        "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id",
+        {"form": text}).column() if scene in index)
+    if named or text in index:
+        vector = normalise(index.vectors(named or [text]).mean(axis=0, keepdims=True))
+        reason = f"hyperlexeme {text} names {', '.join(named)}" if named else f"scene {text}"
+        return Query(text, vector, reason)
+    candidates = parse_in_store(store, text, k=1).candidates
+    if candidates and all(segment.name for segment in candidates[0].segments):
+        names = candidates[0].names
+        if len(names) >= 2:
+            return Query(" ".join(names), None, f"{text} read as {' + '.join(names)}")
+    return plain
+
+
+def query_embedder(index: VectorIndex, embedder: Embedder | None = None) -> Embedder:
+    """The embedder for queries against ``index``: the model it was built with."""
+    embedder = embedder if embedder is not None else default_embedder(index.meta.model)
+    if embedder.name != index.meta.model:
+        raise VectorIndexError(
+            f"the {index.meta.kind} index was built with {index.meta.model}, not {embedder.name}: "
+            f"search with that model, or run `scenegraph embed --model {embedder.name}` "
+            "to rebuild the index")
+    return embedder
+
+
+def search(store: Store, text: str, k: int = 10, embedder: Embedder | None = None,
+           kind: Kind = "scene") -> list[Hit]:
+    """The k scenes (or expressions) closest to ``text``: free text or a hyperlexeme."""
+    text = nfc(text)
+    if not text:
+        raise ConfigError("the search text is empty: give a sentence, a hyperlexeme or an id")
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, not {k}")
+    index = open_index(store, kind)
+    query = read_query(store, index, text) if kind == "scene" else \
+        Query(text, None, "similar to the query")
+    vector = query.vector if query.vector is not None else \
+        query_embedder(index, embedder).embed([query.text])
+    return [Hit(id=item_id, score=score, reasons=[query.reason, f"cosine {score:.3f}"],
+                by="semantic") for item_id, score in index.search(vector, k)[0]]
+
+
+# -- RESONATES edges --------------------------------------------------------------------------
+
+def _add_resonance(batch: GraphBatch, scene_id: str, hits: list[Hit]) -> None:
+    batch.node("Scene", id=scene_id)  # names the source, so its old edges are replaced
+    for hit in hits:
+        batch.rel("RESONATES", scene_id, hit.id, score=float(hit.score))
+    batch.replace["RESONATES"][scene_id] = [hit.id for hit in hits]
+
+
+def materialize(store: Store, scene_id: str, hits: list[Hit]) -> int:
+    """Write ``hits`` as the scene's RESONATES edges (its earlier ones go); returns how many."""
+    batch = GraphBatch()
+    _add_resonance(batch, nfc(scene_id), hits)
+    store.upsert(batch)
+    return len(hits)
+
+
+def materialize_all(store: Store, k: int = 5, by: By = "semantic",
+                    progress: Progress | None = None) -> int:
+    """RESONATES edges to the k nearest neighbours of every scene, in one write."""
+    scene_ids = store.scene_ids() if by == "structural" else list(open_index(store, "scene").ids)
+    batch, written = GraphBatch(), 0
+    for scene_id in scene_ids:
+        hits = neighbours(store, scene_id, k, by)
+        _add_resonance(batch, scene_id, hits)
+        written += len(hits)
+        if progress:
+            progress(1)
+    store.upsert(batch)
+    return written
