@@ -132,25 +132,25 @@ class VectorIndex:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self.position
 
+    def _row(self, item_id: str) -> int:
+        try:
+            return self.position[item_id]
+        except KeyError:
+            raise VectorIndexError(f"no {self.meta.kind} vector for {item_id}: "
+                                   "run `scenegraph embed`") from None
+
+    def vector(self, item_id: str) -> np.ndarray:
+        """The stored (unit-length) vector of one id, as a 1 × dimension row."""
+        return self.index.reconstruct(self._row(item_id))[None, :]
+
     def vectors(self, ids: Sequence[str] | None = None) -> np.ndarray:
         """The stored (unit-length) vectors of ``ids``, in that order; all rows when None."""
         if ids is None:
             return self.index.reconstruct_n(0, len(self))
-        if not ids:
+        rows = np.array([self._row(item_id) for item_id in ids], dtype=np.int64)
+        if not len(rows):
             return np.zeros((0, self.meta.dimension), dtype=np.float32)
-        missing = [item_id for item_id in ids if item_id not in self.position]
-        if missing:
-            raise VectorIndexError(f"no {self.meta.kind} vector for {', '.join(missing[:5])}: "
-                                   "run `scenegraph embed`")
-        rows = np.fromiter((self.position[item_id] for item_id in ids), dtype=np.int64)
         return self.index.reconstruct_batch(rows)
-
-    def vector(self, item_id: str) -> np.ndarray:
-        """The stored vector of one id, as a 1 × dimension row."""
-        if item_id not in self.position:
-            raise VectorIndexError(f"no {self.meta.kind} vector for {item_id}: "
-                                   "run `scenegraph embed`")
-        return self.index.reconstruct(self.position[item_id])[None, :]
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """For each query row, up to ``k`` (id, cosine) pairs, best first."""
@@ -165,13 +165,12 @@ class VectorIndex:
         return [[(ids[row], float(score)) for row, score in zip(row_ids, row_scores) if row >= 0]
                 for row_ids, row_scores in zip(rows.tolist(), scores.tolist())]
 
-    def append(self, ids: list[str], hashes: list[str], vectors: np.ndarray) -> None:
-        self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        for item_id in ids:
-            self.position[item_id] = len(self.ids)
-            self.ids.append(item_id)
-        self.hashes.extend(hashes)
-        self.meta.count = len(self.ids)
+    def extended(self, ids: list[str], hashes: list[str], vectors: np.ndarray) -> "VectorIndex":
+        """A copy with rows added; this index (perhaps in use elsewhere) stays as it is."""
+        index = faiss.clone_index(self.index)
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        meta = self.meta.model_copy(update={"count": len(self) + len(ids)})
+        return VectorIndex(meta, self.ids + list(ids), self.hashes + list(hashes), index)
 
     def save(self, path: Path) -> None:
         """Write atomically: the old file stays whole until the new one is complete."""
@@ -256,10 +255,6 @@ def open_index(store: Store, kind: Kind = "scene") -> VectorIndex:
     return index
 
 
-def _forget(store: Store, kind: Kind) -> None:
-    _loaded.pop((str(store.data_dir), kind), None)
-
-
 def _save(store: Store, kind: Kind, index: VectorIndex) -> None:
     path = index_path(store, kind)
     index.save(path)
@@ -284,10 +279,6 @@ class KindReport(BaseModel):
     index_type: IndexType
     written: bool
     rebuilt: str | None = None  # why everything was embedded again
-
-    @property
-    def embedded(self) -> int:
-        return self.new + self.changed
 
 
 class EmbedReport(BaseModel):
@@ -342,10 +333,7 @@ class KindPlan:
                                      hnsw_threshold)
         same_type = previous.meta.index_type == index_type_for(len(self.items), hnsw_threshold)
         if same_type and not self.removed and not self.changed:
-            if not ids:
-                return None
-            previous.append(ids, hashes, vectors)
-            return previous
+            return previous.extended(ids, hashes, vectors) if ids else None
         kept = [item_id for item_id in previous.ids if item_id in self.kept]
         kept_hashes = [previous.hashes[previous.position[item_id]] for item_id in kept]
         return VectorIndex.build(self.kind, model, vectors.shape[1], kept + ids,
@@ -378,7 +366,6 @@ class EmbedPlan:
             raise ConfigError("batch size and HNSW threshold must be at least 1")
         reports, dimension = [], 0
         for plan in self.kinds:
-            _forget(self.store, plan.kind)  # the cached index may be changed in place below
             vectors = plan.embed(self.embedder, batch_size, progress)
             index = plan.updated_index(self.embedder.name, vectors, hnsw_threshold)
             if index is not None:
