@@ -4,8 +4,9 @@ A loopback chat-completions server (tests/chat_server.py, its own process) answe
 after a fixed latency. For each concurrency, a fresh embedded store of synthetic scenes is planned
 into 2,000 one-output requests; our `generate` runs them end to end (plan, journal, retries,
 parsing, graph writes), and the raw client sends the very same messages with a semaphore and
-nothing else. Printed: requests/s of each, the ratio (ours / raw), and CPU time per generated
-pair (this process, all threads).
+nothing else. Printed: requests/s of each (medians of ``--repeat`` runs taken in turn), the
+ratio (ours / raw), and CPU time per request (raw) and per generated pair (ours; this process,
+all threads: planning, journal and graph writes included).
 
     .venv/bin/python bench/generate.py                       # 2,000 requests, c=16 and c=64
     .venv/bin/python bench/generate.py --requests 500 --concurrency 64
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -96,22 +98,29 @@ def timed(fn):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def measure(server: ChatServer, concurrency: int, requests: int, workdir: Path) -> dict:
+def measure(server: ChatServer, concurrency: int, requests: int, workdir: Path,
+            repeat: int) -> dict:
+    """Raw and ours in turn, ``repeat`` times each on fresh stores; medians of each figure."""
     scenes = requests // len(STYLES)
-    ours_store = synthetic_store(workdir / f"ours-{concurrency}", scenes)
-    raw_store = synthetic_store(workdir / f"raw-{concurrency}", scenes)
     opts = options(server.base_url, concurrency)
-    messages = same_messages(raw_store, opts)
-    raw_answers, raw_wall, raw_cpu = timed(
-        lambda: asyncio.run(raw_client(server.base_url, messages, concurrency)))
-    report, ours_wall, ours_cpu = timed(lambda: generate(ours_store, opts))
-    assert report.generated == len(messages) == raw_answers, (report, raw_answers)
-    ours_store.close()
-    raw_store.close()
-    return {"c": concurrency, "requests": len(messages), "raw_rps": len(messages) / raw_wall,
-            "ours_rps": report.generated / ours_wall, "ratio": raw_wall / ours_wall,
-            "raw_cpu_ms": 1000 * raw_cpu / len(messages),
-            "ours_cpu_ms": 1000 * ours_cpu / report.generated}
+    runs: dict[str, list[tuple[float, float]]] = {"raw": [], "ours": []}
+    for n in range(repeat):
+        with synthetic_store(workdir / f"raw-{concurrency}-{n}", scenes) as raw_store:
+            messages = same_messages(raw_store, opts)
+        answers, wall, cpu = timed(
+            lambda: asyncio.run(raw_client(server.base_url, messages, concurrency)))
+        assert answers == len(messages)
+        runs["raw"].append((wall, cpu))
+        with synthetic_store(workdir / f"ours-{concurrency}-{n}", scenes) as ours_store:
+            report, wall, cpu = timed(lambda: generate(ours_store, opts))
+        assert report.generated == len(messages), report
+        runs["ours"].append((wall, cpu))
+    raw_wall, raw_cpu = (statistics.median(v) for v in zip(*runs["raw"]))
+    ours_wall, ours_cpu = (statistics.median(v) for v in zip(*runs["ours"]))
+    count = len(messages)
+    return {"c": concurrency, "raw_rps": count / raw_wall, "ours_rps": count / ours_wall,
+            "ratio": raw_wall / ours_wall, "raw_cpu_ms": 1000 * raw_cpu / count,
+            "ours_cpu_ms": 1000 * ours_cpu / count}
 
 
 def main() -> None:
@@ -119,16 +128,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; medians shown")
     args = parser.parse_args()
     os.environ["SCENEGRAPH_BENCH_KEY"] = KEY
     print(f"generate: {args.requests} requests, one output each, server latency "
-          f"{args.latency_ms:g} ms (ideal at c: c / latency requests/s)")
+          f"{args.latency_ms:g} ms; medians of {args.repeat} runs, raw and ours in turn")
     print(f"{'c':>4} {'raw req/s':>10} {'ours req/s':>11} {'ratio':>6} "
           f"{'raw CPU/req':>12} {'ours CPU/pair':>14}")
     with ChatServer(latency_ms=args.latency_ms) as server, \
             tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
         for concurrency in args.concurrency:
-            row = measure(server, concurrency, args.requests, Path(tmp))
+            row = measure(server, concurrency, args.requests, Path(tmp), args.repeat)
             print(f"{row['c']:>4} {row['raw_rps']:>10.0f} {row['ours_rps']:>11.0f} "
                   f"{row['ratio']:>6.2f} {row['raw_cpu_ms']:>9.2f} ms {row['ours_cpu_ms']:>11.2f} ms",
                   flush=True)

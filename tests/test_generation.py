@@ -41,7 +41,8 @@ def seeded_folder(tmp_path_factory):
 
 
 @pytest.fixture
-def store(seeded_folder, tmp_path):
+def seeded(seeded_folder, tmp_path):
+    """A writable embedded store with the seeds (a copy of the module's folder)."""
     copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
     yield copy
     copy.close()
@@ -110,26 +111,43 @@ def test_user_config_adds_and_replaces_voices(tmp_path):
     (dict(select="MATCH (s:Scene) RETURN count(s)"), "--select must return scene ids"),
     (dict(archetypes=["нет-такого"]), "no scenes selected"),
 ])
-def test_bad_options_raise_one_clear_error(store, tmp_path, options, message):
+def test_bad_options_raise_one_clear_error(seeded, tmp_path, options, message):
     if "config" in options:
         (tmp_path / "bad.yaml").write_text("styles: [{name: x}]\n", encoding="utf-8")
         options["config"] = tmp_path / "bad.yaml"
     with pytest.raises(ConfigError, match=message):
-        generate(store, GenerateOptions(provider="template", **options))
-    assert not (store.data_dir / JOURNAL_FILE).exists()
+        generate(seeded, GenerateOptions(provider="template", **options))
+    assert not (seeded.data_dir / JOURNAL_FILE).exists()
 
 
-def test_selection_by_query_archetype_and_limit(store):
-    english = select_scenes(store, GenerateOptions(
+def test_selection_by_query_archetype_and_limit(seeded):
+    english = select_scenes(seeded, GenerateOptions(
         select="MATCH (s:Scene) WHERE s.lang = 'en' RETURN s.id"))
     assert len(english) == 12 and all(sid.startswith("Δ1") for sid in english)
-    thresholds = select_scenes(store, GenerateOptions(archetypes=["порог"], limit=3))
+    thresholds = select_scenes(seeded, GenerateOptions(archetypes=["порог"], limit=3))
     assert len(thresholds) == 3
     for sid in thresholds:
-        assert "порог" in store.scene(sid).archetypes
+        assert "порог" in seeded.scene(sid).archetypes
 
 
 # -- the template provider end to end -----------------------------------------------------
+
+def test_resume_and_edit_keep_their_promises_on_both_stores(store):
+    """The contract on each backend: a re-run skips what is done; an edit regenerates that
+    scene's expressions only and supersedes the old ones."""
+    load_corpus(store, [SEEDS])
+    options = GenerateOptions(provider="template",
+                              select="MATCH (s:Scene) WHERE s.id STARTS WITH 'Δ31' RETURN s.id")
+    first = generate(store, options)
+    assert first.generated == first.planned > STYLES
+    edit_components(store, "Δ31.1", [("agent", "ладонь"), ("act", "касание")])
+    second = generate(store, options)
+    assert second.already_done == first.generated - STYLES
+    assert second.generated == second.superseded == second.stale == STYLES
+    superseded = store.expressions(status="superseded")
+    assert len(superseded) == STYLES and {e.scene_ids[0] for e in superseded} == {"Δ31.1"}
+    assert len(generated(store)) == first.generated
+
 
 def test_template_provider_is_deterministic_and_named(seeded_folder, tmp_path):
     runs = []
@@ -144,10 +162,10 @@ def test_template_provider_is_deterministic_and_named(seeded_folder, tmp_path):
     assert report.provider == report.model == "template"
 
 
-def test_expressions_carry_provenance_and_link_to_their_scene(store):
-    generate(store, GenerateOptions(provider="template", select="RETURN 'Δ31.1'",
+def test_expressions_carry_provenance_and_link_to_their_scene(seeded):
+    generate(seeded, GenerateOptions(provider="template", select="RETURN 'Δ31.1'",
                                     forms=["text", "symbolic"], targets=["человек"]))
-    made = generated(store)
+    made = generated(seeded)
     assert len(made) == STYLES * 2
     for expr in made:
         assert expr.scene_ids == ["Δ31.1"] and expr.target == "человек" and expr.lang == "ru"
@@ -157,62 +175,62 @@ def test_expressions_carry_provenance_and_link_to_their_scene(store):
     assert {e.form for e in made} == {"text", "symbolic"}
 
 
-def test_rerun_skips_done_work_and_keeps_quality(store):
-    first = generate(store, TEMPLATE)
-    target = generated(store)[0]
-    store.run("MATCH (e:Expression {id: $id}) SET e.quality = '{\"score\": 0.5}', e.passed = true",
+def test_rerun_skips_done_work_and_keeps_quality(seeded):
+    first = generate(seeded, TEMPLATE)
+    target = generated(seeded)[0]
+    seeded.run("MATCH (e:Expression {id: $id}) SET e.quality = '{\"score\": 0.5}', e.passed = true",
               {"id": target.id}, write=True)
-    second = generate(store, TEMPLATE)
+    second = generate(seeded, TEMPLATE)
     assert first.generated == first.planned == second.already_done and second.generated == 0
-    kept = next(e for e in store.expressions() if e.id == target.id)
+    kept = next(e for e in seeded.expressions() if e.id == target.id)
     assert kept.quality == {"score": 0.5} and kept.passed is True
 
 
-def test_dry_run_counts_and_writes_nothing(store):
-    before = store.counts()
-    report = generate(store, GenerateOptions(provider="template", dry_run=True, per_request=3))
-    scenes = len(select_scenes(store, TEMPLATE))
+def test_dry_run_counts_and_writes_nothing(seeded):
+    before = seeded.counts()
+    report = generate(seeded, GenerateOptions(provider="template", dry_run=True, per_request=3))
+    scenes = len(select_scenes(seeded, TEMPLATE))
     assert report.planned == report.pending == scenes * STYLES
     assert report.requests == report.estimate.requests == scenes * 3  # 7 slots, 3 per request
     assert report.estimate.prompt_tokens > report.requests * 100
     assert report.estimate.completion_tokens == report.planned * 80
-    assert store.counts() == before and not (store.data_dir / JOURNAL_FILE).exists()
+    assert seeded.counts() == before and not (seeded.data_dir / JOURNAL_FILE).exists()
 
 
-def test_editing_one_scene_regenerates_only_its_expressions(store):
-    generate(store, TEMPLATE)
-    before = {e.id: e for e in generated(store)}
-    edit_components(store, "Δ31.1", [("agent", "ладонь"), ("field", "дверь"), ("act", "касание")])
+def test_editing_one_scene_regenerates_only_its_expressions(seeded):
+    generate(seeded, TEMPLATE)
+    before = {e.id: e for e in generated(seeded)}
+    edit_components(seeded, "Δ31.1", [("agent", "ладонь"), ("field", "дверь"), ("act", "касание")])
 
-    dry = generate(store, GenerateOptions(provider="template", dry_run=True))
+    dry = generate(seeded, GenerateOptions(provider="template", dry_run=True))
     assert dry.stale == dry.pending == STYLES
 
-    report = generate(store, TEMPLATE)
+    report = generate(seeded, TEMPLATE)
     assert report.generated == report.superseded == report.stale == STYLES
-    after = {e.id: e for e in generated(store, status=None)}
+    after = {e.id: e for e in generated(seeded, status=None)}
     changed = {i for i in after if i not in before or after[i].status != before[i].status
                or after[i].provenance != before[i].provenance}
     assert {sid for i in changed for sid in after[i].scene_ids} == {"Δ31.1"}
     old = [after[i] for i in before if "Δ31.1" in before[i].scene_ids]
     assert len(old) == STYLES and all(e.status == "superseded" for e in old)
-    active = [e for e in generated(store) if e.scene_ids == ["Δ31.1"]]
+    active = [e for e in generated(seeded) if e.scene_ids == ["Δ31.1"]]
     assert len(active) == STYLES and all("ладонь" in e.text for e in active)
-    assert generate(store, TEMPLATE).pending == 0
+    assert generate(seeded, TEMPLATE).pending == 0
 
 
-def test_walks_compose_passages_linked_to_every_scene(store):
+def test_walks_compose_passages_linked_to_every_scene(seeded):
     options = GenerateOptions(provider="template", walk=True, walk_length=3, seed=7,
                               styles=["поэт"])
-    plan_a = generate(store, options.model_copy(update={"dry_run": True}))
-    report = generate(store, options)
+    plan_a = generate(seeded, options.model_copy(update={"dry_run": True}))
+    report = generate(seeded, options)
     assert report.generated == plan_a.planned > 0
-    passages = generated(store)
+    passages = generated(seeded)
     for expr in passages:
         order = expr.props["passage"]
         assert 2 <= len(order) <= 3 and sorted(order) == expr.scene_ids
         assert len(set(order)) == len(order)
     assert any(len(e.scene_ids) == 3 for e in passages)
-    other_seed = generate(store, options.model_copy(update={"seed": 8, "dry_run": True}))
+    other_seed = generate(seeded, options.model_copy(update={"seed": 8, "dry_run": True}))
     assert other_seed.already_done < other_seed.planned  # another seed walks elsewhere
 
 
@@ -223,7 +241,7 @@ class FailingOnceStore(LadybugStore):
 
     def upsert(self, batch, progress=None):
         if batch.node_rows("Expression") and not self.failed:
-            FailingOnceStore.failed = True
+            self.failed = True
             raise StoreError("disk full (test)")
         return super().upsert(batch, progress)
 
@@ -242,36 +260,36 @@ def test_answers_written_ahead_are_stored_without_asking_again(seeded_folder, tm
         assert len(generated(store)) == 4 * STYLES
 
 
-def test_journal_has_named_migrations_applied_once(store):
-    generate(store, GenerateOptions(provider="template", limit=1))
-    journal = Journal(store.data_dir / JOURNAL_FILE)
+def test_journal_has_named_migrations_applied_once(seeded):
+    generate(seeded, GenerateOptions(provider="template", limit=1))
+    journal = Journal(seeded.data_dir / JOURNAL_FILE)
     journal.entries()
     journal.close()
-    db = sqlite3.connect(store.data_dir / JOURNAL_FILE)
+    db = sqlite3.connect(seeded.data_dir / JOURNAL_FILE)
     assert db.execute("SELECT name FROM _migrations").fetchall() == [("001_items",)]
     columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
     assert {"scene_ids", "style", "register", "tone", "target", "template_hash", "model",
             "params", "content_hash", "context_hash", "status", "reason"} <= columns
 
 
-def test_overridden_template_changes_the_hash_and_the_text(store, tmp_path):
-    first = generate(store, GenerateOptions(provider="template", limit=2))
+def test_overridden_template_changes_the_hash_and_the_text(seeded, tmp_path):
+    first = generate(seeded, GenerateOptions(provider="template", limit=2))
     (tmp_path / "offline.j2").write_text("{{ slot.key }} ⟁ {{ scenes[0].id }}", encoding="utf-8")
-    second = generate(store, GenerateOptions(provider="template", limit=2, templates=tmp_path))
+    second = generate(seeded, GenerateOptions(provider="template", limit=2, templates=tmp_path))
     assert second.template_hash != first.template_hash
     assert second.stale == second.generated == second.superseded == 2 * STYLES
-    assert all("⟁" in e.text for e in generated(store))
+    assert all("⟁" in e.text for e in generated(seeded))
 
 
-def test_cli_dry_run_json_and_help(store):
-    store.close()
+def test_cli_dry_run_json_and_help(seeded):
+    seeded.close()
     runner = CliRunner()
-    result = runner.invoke(cli, ["--store", str(store.data_dir), "generate", "--provider",
+    result = runner.invoke(cli, ["--store", str(seeded.data_dir), "generate", "--provider",
                                  "template", "--registers", "poetry", "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["dry_run"] and report["planned"] == report["pending"] > 0
-    bad = runner.invoke(cli, ["--store", str(store.data_dir), "generate", "--provider",
+    bad = runner.invoke(cli, ["--store", str(seeded.data_dir), "generate", "--provider",
                               "template", "--tones", "громко"])
     assert bad.exit_code == 1 and "unknown tone 'громко'" in bad.output
     assert "Example:" in runner.invoke(cli, ["generate", "--help"]).output

@@ -1,10 +1,11 @@
-"""Running a plan: a plain async loop with a semaphore, a journal and one writer.
+"""Running a plan: a plain async loop — ``concurrency`` workers, a journal and one writer.
 
-For each request (one subject, one or several slots): render the prompt, call the provider with
-bounded retries (exponential backoff with jitter, never sooner than ``Retry-After``), read the
-answer tolerantly, re-ask once for whatever is missing, and hand the outcomes to the writer.
-The writer takes whatever has piled up while it last wrote and, in a thread: journals it
-(write-ahead), upserts the expressions, supersedes what they replace, marks them stored.
+Each worker takes the next request (one subject, one or several slots), renders its prompt,
+calls the provider with bounded retries (exponential backoff with jitter, never sooner than
+``Retry-After``, a timeout per call), reads the answer tolerantly, re-asks once for whatever is
+missing, and hands the outcomes to the writer. The writer journals outcomes as they come
+(write-ahead: an answer in the journal is never asked for again) and writes the graph in large
+batches: upsert the expressions, supersede what they replace, mark them stored.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def generate(store: Store, options: GenerateOptions | None = None,
 async def agenerate(store: Store, options: GenerateOptions | None = None,
                     progress: ProgressCallback | None = None) -> GenerateReport:
     """``generate`` for callers already inside an event loop."""
+    started = time.perf_counter()
     options = options or GenerateOptions()
     config = load_config(options.config)
     slots = plan_slots(config, options)
@@ -61,7 +63,6 @@ async def agenerate(store: Store, options: GenerateOptions | None = None,
     params = {**provider.params(), "mode": options.mode, "per_request": options.per_request} \
         if provider.reads_prompt else provider.params()
     recipe = Recipe(provider.name, provider.model, prompts.hash(provider.template_names()), params)
-    started = time.perf_counter()
     plan = build_plan(store, options, slots, recipe)
     journal = Journal(store.data_dir / JOURNAL_FILE)
     try:
@@ -105,6 +106,7 @@ class Triage:
         todo += [i for i in done if entries[i.key].expression_id not in present]
         done = [i for i in done if entries[i.key].expression_id in present]
         payloads = journal.payloads(i.key for i in written) if written else {}
+        todo += [i for i in written if i.key not in payloads]
         ready = [(i, Expression(**payloads[i.key])) for i in written if i.key in payloads]
         return cls(done, ready, todo, stale_count(todo, entries))
 
