@@ -268,7 +268,10 @@ def test_lock_held_by_another_process_shows_a_banner(browser, tmp_path):
 def test_screenshot_of_the_main_view(page):
     """artifacts/explorer-main.png: a scene's neighbourhood with its side panel, at 1280×800."""
     page.search("тишинашагтревога")
-    page.open_scene("Δ31")
+    page.page.click("#clear")  # the canvas only: the result list stays
+    assert page.node_count() == 0
+    page.page.click("#panel .results button >> text=Δ31 · Порог")
+    page.page.wait_for_selector("#panel .node-title")
     page.page.click("text=Expand neighbours (E)")
     page.page.wait_for_function("() => explorer.count().nodes > 5")
     page.click_node("Scene:Δ31.1", double=True)

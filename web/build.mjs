@@ -10,7 +10,7 @@ await build({
   outdir: here("../scenegraph/web/static/dist"),
   bundle: true,
   format: "esm",
-  minify: true,
+  minify: process.env.SCENEGRAPH_WEB_DEBUG !== "1",
   sourcemap: true,
   target: ["chrome110", "firefox110", "safari16"],
   legalComments: "linked",

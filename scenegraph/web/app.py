@@ -26,6 +26,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from ..errors import (ConfigError, ReadOnlyViolation, SceneGraphError, StoreError,
                       StoreUnavailable, VectorIndexError)
 from ..hyperlexeme import Lexicon
+from ..schema import schema
 from ..store.base import Store
 from ..text import nfc
 from . import console, detail, find, graph
@@ -167,24 +168,30 @@ def _add_api(app: FastAPI, session: StoreSession) -> None:
         with session.use() as store:
             return find.search(store, q, k, lexicon)
 
+    def rel_types() -> set[str]:
+        return session.derived("rel_types", _rel_types_with_edges)
+
     @app.get("/api/scene", response_model=None)
     def scene(id: str) -> detail.SceneDetail | JSONResponse:
+        present = rel_types()
         with session.use() as store:
-            found = detail.scene_detail(store, nfc(id))
+            found = detail.scene_detail(store, nfc(id), present)
         return found or _not_found(f"scene {id!r}")
 
     @app.get("/api/node", response_model=None)
     def node(label: str, key: str) -> detail.NodeDetail | JSONResponse:
+        present = rel_types()
         with session.use() as store:
-            found = detail.node_detail(store, label, nfc(key))
+            found = detail.node_detail(store, label, nfc(key), present)
         return found or _not_found(f"{label} {key!r}")
 
     @app.get("/api/expand")
     def expand(label: str, key: str, limit: Limit = 100,
                by: ExpandBy = "graph") -> graph.Graph:
+        present = rel_types()
         with session.use() as store:
             if by == "graph":
-                return graph.expand(store, label, nfc(key), limit)
+                return graph.expand(store, label, nfc(key), limit, rel_types=present)
             if label != "Scene":
                 raise ConfigError("similar scenes are found for scenes only")
             return find.similar(store, nfc(key), limit, by)
@@ -214,6 +221,12 @@ def _facets(store: Store) -> Facets:
                        "RETURN DISTINCT e.style AS style ORDER BY style LIMIT $n",
                        {"n": FACET_LIMIT}).column()
     return Facets(archetypes=archetypes, styles=styles)
+
+
+def _rel_types_with_edges(store: Store) -> set[str]:
+    """Relationship types that have edges (asking about an empty one is slow in LadybugDB)."""
+    counts = store.counts()
+    return {rel_type for rel_type in schema().rels if counts[rel_type]}
 
 
 def _lexicon(store: Store) -> Lexicon:

@@ -8,7 +8,7 @@ both stores speak: typed patterns, ``UNION ALL`` of typed branches, no dialect f
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Iterator
+from typing import Any, Collection, Iterable, Iterator
 
 from pydantic import BaseModel
 
@@ -119,11 +119,14 @@ def _columns(label: str, var: str = "n") -> str:
     return f"{var}.{key} AS key, left({text}, {CAPTION_CHARS}) AS caption, {kind} AS kind"
 
 
-def _branches(label: str, others: Iterable[str]) -> list[tuple[str, bool, str]]:
+def _branches(label: str, others: Iterable[str],
+              rel_types: Collection[str] | None) -> list[tuple[str, bool, str]]:
     """(relationship type, outgoing?, label at the other end) for the edges a label can have."""
     others = set(others)
     out = []
     for rel in schema().rels.values():
+        if rel_types is not None and rel.type not in rel_types:
+            continue
         if rel.source == label and rel.target in others:
             out.append((rel.type, True, rel.target))
         if rel.target == label and rel.source in others:
@@ -135,24 +138,32 @@ def _rank(rel_type: str) -> int:
     return BRANCH_ORDER.index(rel_type) if rel_type in BRANCH_ORDER else len(BRANCH_ORDER)
 
 
+def _pattern(label: str, rel_type: str, outgoing: bool, other: str) -> str:
+    arrow = f"-[r:{rel_type}]->" if outgoing else f"<-[r:{rel_type}]-"
+    return f"MATCH (c:{label} {{{schema().key_of(label)}: $key}}){arrow}(n:{other})"
+
+
 def expand(store: Store, label: str, key: str, limit: int,
-           others: Iterable[str] = EXPANDED_LABELS) -> Graph:
+           others: Iterable[str] = EXPANDED_LABELS,
+           rel_types: Collection[str] | None = None) -> Graph:
     """The node's direct neighbours over every relationship type, at most ``limit`` in all.
 
-    One round trip: a ``UNION ALL`` with a branch per relationship type and direction.
+    One round trip: a ``UNION ALL`` with a branch per relationship type and direction, each cut
+    at ``limit + 1`` rows. ``rel_types`` names the types worth asking about (LadybugDB answers a
+    pattern over an empty relationship table slowly); None asks about all. The limit is written
+    into the query, not passed as a parameter, and rows are sorted here rather than by the
+    query: LadybugDB plans both forms several times slower.
     """
     center = ref(check_label(label), key)
-    branches = _branches(label, others)
+    branches = _branches(label, others, rel_types)
     if not branches:
         return Graph()
-    match = f"MATCH (c:{label} {{{schema().key_of(label)}: $key}})"
     queries = []
     for index, (rel_type, outgoing, other) in enumerate(branches):
-        arrow = f"-[r:{rel_type}]->" if outgoing else f"<-[r:{rel_type}]-"
         score = f"r.{SCORED[rel_type]}" if rel_type in SCORED else "1.0"
-        queries.append(f"{match}{arrow}(n:{other}) RETURN {index} AS branch, {_columns(other)}, "
-                       f"{score} AS score ORDER BY key LIMIT $limit")
-    rows = store.run(" UNION ALL ".join(queries), {"key": key, "limit": limit + 1}).rows
+        queries.append(f"{_pattern(label, rel_type, outgoing, other)} RETURN {index} AS branch, "
+                       f"{_columns(other)}, {score} AS score LIMIT {int(limit) + 1}")
+    rows = store.run(" UNION ALL ".join(queries), {"key": key}).rows
     rows.sort(key=lambda row: (row[0], str(row[1])))
     graph = Graph(truncated=len(rows) > limit)
     for branch, other_key, text, kind, score in rows[:limit]:
@@ -168,15 +179,11 @@ def expand(store: Store, label: str, key: str, limit: int,
     return graph
 
 
-def degree(store: Store, label: str, key: str, others: Iterable[str] = EXPANDED_LABELS) -> int:
+def degree(store: Store, label: str, key: str, others: Iterable[str] = EXPANDED_LABELS,
+           rel_types: Collection[str] | None = None) -> int:
     """How many neighbours ``expand`` could show without a limit."""
-    branches = _branches(check_label(label), others)
-    match = f"MATCH (c:{label} {{{schema().key_of(label)}: $key}})"
-    total = 0
-    for rel_type, outgoing, other in branches:
-        arrow = f"-[r:{rel_type}]->" if outgoing else f"<-[r:{rel_type}]-"
-        total += store.run(f"{match}{arrow}(n:{other}) RETURN count(n)", {"key": key}).rows[0][0]
-    return total
+    return sum(store.run(f"{_pattern(label, *branch)} RETURN count(n)", {"key": key}).rows[0][0]
+               for branch in _branches(check_label(label), others, rel_types))
 
 
 def find_node(store: Store, label: str, key: str) -> tuple[GraphNode, dict[str, Any]] | None:

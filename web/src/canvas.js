@@ -5,7 +5,9 @@ import cytoscape from "cytoscape";
 const RING_SPACING = 44;
 const FIRST_RING = 110;
 const ROOMY = 40;
-const FIT_PADDING = 48;
+// Room around the nodes' centres: half a label to each side, a label and the legend below.
+const FIT_PADDING = { top: 36, right: 90, bottom: 96, left: 90 };
+const MAX_FIT_ZOOM = 1.4;
 const BIG_GRAPH = 600; // past this many nodes: cheaper edges and no labels while moving
 const TIDY_WITH_FORCES = 400; // force layout up to this many nodes, rings beyond
 const AUTO_TIDY = 150; // small graphs get a force layout after every change
@@ -22,6 +24,22 @@ export const COLOURS = {
   similar: "#9333ea",
 };
 
+// How each label looks. Kept in each element's data and read by one style rule, rather than
+// one selector per label: Cytoscape matches every selector against every element, which is
+// most of the cost of drawing thousands of nodes.
+const NODE_LOOKS = {
+  Scene: { colour: COLOURS.Scene, shape: "ellipse", w: 28, h: 28 },
+  Component: { colour: COLOURS.Expression, shape: "round-rectangle", w: 20, h: 16 },
+  Archetype: { colour: COLOURS.Archetype, shape: "diamond", w: 24, h: 24 },
+  Hyperlexeme: { colour: COLOURS.Hyperlexeme, shape: "tag", w: 22, h: 16 },
+  Expression: { colour: COLOURS.Expression, shape: "round-rectangle", w: 18, h: 18 },
+};
+const EDGE_LOOKS = {
+  CONTAINS: { colour: "#334155", w: 2.4 },
+  LEADS_TO: { colour: "#0284c7", w: 2 },
+  other: { colour: "#94a3b8", w: 1.4 },
+};
+
 const STYLE = [
   {
     selector: "node",
@@ -34,33 +52,15 @@ const STYLE = [
       "text-margin-y": 4,
       "text-outline-color": "#ffffff",
       "text-outline-width": 2,
-      "text-max-width": 130,
-      "text-wrap": "ellipsis",
+      "text-wrap": "none", // captions come cut to length; wrapping would measure each again
       "min-zoomed-font-size": 7,
-      width: 18,
-      height: 18,
-      "background-color": COLOURS.Expression,
+      width: "data(w)",
+      height: "data(h)",
+      shape: "data(shape)",
+      "background-color": "data(colour)",
       "border-width": 0,
     },
   },
-  { selector: 'node[label = "Scene"]', style: { width: 28, height: 28, "background-color": COLOURS.Scene } },
-  {
-    selector: 'node[label = "Component"]',
-    style: { shape: "round-rectangle", width: 20, height: 16 },
-  },
-  ...["agent", "field", "act", "tone"].map((kind) => ({
-    selector: `node[label = "Component"][kind = "${kind}"]`,
-    style: { "background-color": COLOURS[kind] },
-  })),
-  {
-    selector: 'node[label = "Archetype"]',
-    style: { shape: "diamond", width: 24, height: 24, "background-color": COLOURS.Archetype },
-  },
-  {
-    selector: 'node[label = "Hyperlexeme"]',
-    style: { shape: "tag", width: 22, height: 16, "background-color": COLOURS.Hyperlexeme },
-  },
-  { selector: 'node[label = "Expression"]', style: { shape: "round-rectangle" } },
   { selector: "node.hit", style: { "border-width": 3, "border-color": "#facc15" } },
   {
     selector: "node:selected",
@@ -70,21 +70,13 @@ const STYLE = [
   {
     selector: "edge",
     style: {
-      width: 1.4,
-      "line-color": "#94a3b8",
+      width: "data(w)",
+      "line-color": "data(colour)",
       "curve-style": "straight",
       "target-arrow-shape": "triangle",
-      "target-arrow-color": "#94a3b8",
+      "target-arrow-color": "data(colour)",
       "arrow-scale": 0.8,
     },
-  },
-  {
-    selector: 'edge[type = "CONTAINS"]',
-    style: { width: 2.4, "line-color": "#334155", "target-arrow-color": "#334155" },
-  },
-  {
-    selector: 'edge[type = "LEADS_TO"]',
-    style: { width: 2, "line-color": "#0284c7", "target-arrow-color": "#0284c7" },
   },
   {
     selector: "edge[?semantic]",
@@ -163,7 +155,9 @@ function rings(center, count, taken, firstRadius) {
 
 function nodeData(node) {
   const display = node.label === "Scene" ? nodeLabel(node.key, node.caption) : node.caption;
-  return { ...node, display };
+  const look = NODE_LOOKS[node.label] || NODE_LOOKS.Expression;
+  const colour = node.label === "Component" ? COLOURS[node.kind] || look.colour : look.colour;
+  return { ...node, display, ...look, colour };
 }
 
 function nodeLabel(key, caption) {
@@ -172,7 +166,7 @@ function nodeLabel(key, caption) {
 
 function edgeData(edge) {
   const scoreText = edge.score === null || edge.score === undefined ? "" : edge.score.toFixed(2);
-  return { ...edge, scoreText };
+  return { ...edge, scoreText, ...(EDGE_LOOKS[edge.type] || EDGE_LOOKS.other) };
 }
 
 export class GraphView {
@@ -216,33 +210,42 @@ export class GraphView {
    * the middle of the view. Returns how many nodes were new.
    */
   add(graph, { around = null, mark = false } = {}) {
-    const fresh = graph.nodes.filter((n) => !this.has(n.id));
-    const anchor = around && this.has(around) ? this.cy.getElementById(around) : null;
+    const present = new Set(this.cy.elements().map((e) => e.id()));
+    const fresh = graph.nodes.filter((n) => !present.has(n.id));
+    const anchor = around && present.has(around) ? this.cy.getElementById(around) : null;
     const center = anchor ? anchor.position() : this.middle();
     const taken = this.cy.nodes().map((n) => n.position());
     const first = anchor ? FIRST_RING : taken.length || fresh.length > 1 ? RING_SPACING : 0;
     const positions = rings(center, fresh.length, taken, first);
+    for (const n of fresh) present.add(n.id);
+    const edges = graph.edges.filter(
+      (e) => !present.has(e.id) && present.has(e.source) && present.has(e.target),
+    );
+    const wasBig = this.big();
+    const big = this.cy.nodes().length + fresh.length > BIG_GRAPH;
     this.cy.batch(() => {
-      this.cy.add(fresh.map((n, i) => ({ group: "nodes", data: nodeData(n), position: positions[i] })));
-      const edges = graph.edges.filter(
-        (e) => !this.has(e.id) && this.has(e.source) && this.has(e.target),
-      );
-      this.cy.add(edges.map((e) => ({ group: "edges", data: edgeData(e) })));
+      this.cy.add([
+        ...fresh.map((n, i) => ({ group: "nodes", data: nodeData(n), position: positions[i] })),
+        ...edges.map((e) => ({ group: "edges", data: edgeData(e), classes: big ? "cheap" : "" })),
+      ]);
       if (mark) {
         this.cy.nodes(".hit").removeClass("hit");
         for (const n of graph.nodes) this.cy.getElementById(n.id).addClass("hit");
       }
-      this.adjustForSize();
+      if (big !== wasBig) this.adjustForSize(big);
     });
     if (fresh.length && this.cy.nodes().length <= AUTO_TIDY) this.tidy();
-    else if (fresh.length) this.frame(anchor, fresh.length);
+    else if (fresh.length) this.frame(anchor);
     this.handlers.onChange?.();
     return fresh.length;
   }
 
+  big() {
+    return this.cy.nodes().length > BIG_GRAPH;
+  }
+
   /** Edges drawn cheaply, and labels dropped while panning, once the graph is big. */
-  adjustForSize() {
-    const big = this.cy.nodes().length > BIG_GRAPH;
+  adjustForSize(big = this.big()) {
     this.cy.edges().toggleClass("cheap", big);
     this.cy.renderer().options.textureOnViewport = big;
     this.cy.renderer().options.hideEdgesOnViewport = big;
@@ -253,19 +256,56 @@ export class GraphView {
     return { x: (extent.x1 + extent.x2) / 2, y: (extent.y1 + extent.y2) / 2 };
   }
 
-  frame(anchor, added) {
-    const everything = this.cy.elements(":visible");
-    const target = anchor && this.cy.nodes().length > 300 ? anchor.closedNeighborhood() : everything;
-    this.cy.fit(target, FIT_PADDING);
-    if (this.cy.zoom() > 1.5 && added < 40) this.cy.zoom({ level: 1.5, position: this.middle() });
+  /** After an addition: the anchor's neighbourhood in a big graph, else everything. */
+  frame(anchor) {
+    const big = anchor && this.cy.nodes().length > 300;
+    this.fitTo(big ? anchor.closedNeighborhood().nodes() : this.shown().nodes());
   }
 
   fit() {
-    this.cy.fit(this.cy.elements(":visible"), FIT_PADDING);
+    this.fitTo(this.shown().nodes());
+  }
+
+  /**
+   * Zoom and pan so the nodes' centres fit, with room for labels. Cytoscape's own fit measures
+   * every label first, which costs more than drawing a big graph.
+   */
+  fitTo(nodes) {
+    if (nodes.empty()) return;
+    const box = { x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity };
+    nodes.forEach((n) => {
+      const { x, y } = n.position();
+      box.x1 = Math.min(box.x1, x);
+      box.y1 = Math.min(box.y1, y);
+      box.x2 = Math.max(box.x2, x);
+      box.y2 = Math.max(box.y2, y);
+    });
+    const { top, right, bottom, left } = FIT_PADDING;
+    const width = this.cy.width() - left - right;
+    const height = this.cy.height() - top - bottom;
+    const zoom = Math.max(
+      this.cy.minZoom(),
+      Math.min(
+        MAX_FIT_ZOOM,
+        width / Math.max(box.x2 - box.x1, 1),
+        height / Math.max(box.y2 - box.y1, 1),
+      ),
+    );
+    const pan = {
+      x: left + width / 2 - (zoom * (box.x1 + box.x2)) / 2,
+      y: top + height / 2 - (zoom * (box.y1 + box.y2)) / 2,
+    };
+    this.cy.viewport({ zoom, pan });
+  }
+
+  /** What the filters leave on the canvas (a class test: ":visible" would compute styles). */
+  shown() {
+    return this.cy.elements().not(".filtered");
   }
 
   clear() {
     this.cy.elements().remove();
+    this.adjustForSize(false);
     this.handlers.onChange?.();
   }
 
@@ -321,7 +361,8 @@ export class GraphView {
           numIter: 600,
         }
       : { name: "concentric", animate: false, concentric: (n) => n.degree(), levelWidth: () => 4 };
-    this.cy.layout({ ...options, fit: true, padding: FIT_PADDING }).run();
+    this.cy.layout({ ...options, fit: false }).run();
+    this.fit();
   }
 
   renderedCenter(id) {

@@ -8,6 +8,7 @@ import { Panel } from "./panel.js";
 
 const STATUS_EVERY_MS = 15000;
 const TOAST_MS = 6000;
+const HITS_ON_CANVAS = 10; // the rest stay in the result list
 
 const view = new GraphView(byId("cy"), {
   onSelect: (node) => showNode(node.label, node.key),
@@ -37,7 +38,9 @@ async function search(text) {
     const result = await api.search(query, 20);
     panel.showResults(result);
     const graph = {
-      nodes: result.hits.map((h) => ({ id: `Scene:${h.id}`, label: "Scene", key: h.id, caption: h.caption, kind: "" })),
+      nodes: result.hits
+        .slice(0, HITS_ON_CANVAS)
+        .map((h) => ({ id: `Scene:${h.id}`, label: "Scene", key: h.id, caption: h.caption, kind: "" })),
       edges: [],
     };
     view.add(graph, { mark: true });
@@ -71,10 +74,14 @@ async function showNode(label, key) {
 async function expandNode(node, by = "graph") {
   const started = performance.now();
   const limit = Number(byId("expand-limit").value);
+  const id = `${node.label}:${node.key}`;
+  if (!view.has(id)) {
+    view.add({ nodes: [{ id, label: node.label, key: node.key, caption: node.caption || node.key, kind: node.kind || "" }], edges: [] });
+  }
   try {
     const graph = await api.expand(node.label, node.key, limit, by);
     const drawn = view.nextDraw();
-    const added = view.add(graph, { around: `${node.label}:${node.key}` });
+    const added = view.add(graph, { around: id });
     for (const notice of graph.notices) toast(notice);
     if (by !== "graph" && !graph.nodes.length && !graph.notices.length) toast("no similar scenes found");
     await drawn;
@@ -235,10 +242,7 @@ function wire() {
   });
   byId("fit").addEventListener("click", () => view.fit());
   byId("tidy").addEventListener("click", () => view.tidy());
-  byId("clear").addEventListener("click", () => {
-    view.clear();
-    panel.showWelcome();
-  });
+  byId("clear").addEventListener("click", () => view.clear());
   byId("export").addEventListener("click", exportSelection);
   byId("filter-archetype").addEventListener("change", refilter);
   byId("filter-style").addEventListener("change", refilter);
