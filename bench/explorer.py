@@ -2,8 +2,9 @@
 
 Setup: a synthetic embedded store (default 100,000 scenes; three expressions, four components
 and two of 40 archetypes each; trees of fan-out 10 (depth 4 at 100k); a LEADS_TO edge from
-every seventh scene; three RESONATES edges from every tenth; a hyperlexeme per fifth scene), written with LadybugDB's `COPY FROM` Arrow
-tables, then served by a real `scenegraph serve` process on loopback.
+every seventh scene; three RESONATES edges from every tenth; a hyperlexeme per fifth scene),
+written with LadybugDB's `COPY FROM` Arrow tables, then served by a real `scenegraph serve`
+process on loopback.
 
 - scene detail: `GET /api/scene` for random scenes (everything the side panel shows), timed
   from the client; raw: one Cypher round trip on an in-process LadybugDB connection reading the
@@ -114,9 +115,9 @@ def graph_tables(scenes: int):
     yield "CONTAINS", {"from": [ids[parent[i]] for i in children], "to": [ids[i] for i in children]}
     leads = [i for i in range(0, scenes - 1, 7)]
     yield "LEADS_TO", {"from": [ids[i] for i in leads], "to": [ids[i + 1] for i in leads]}
-    resonating = [(i, (i + step * 101) % scenes) for i in range(0, scenes, 10) for step in (1, 2, 3)]
-    yield "RESONATES", {"from": [ids[a] for a, _ in resonating], "to": [ids[b] for _, b in resonating],
-                        "score": [0.9 - 0.1 * (n % 3) for n in range(len(resonating))]}
+    pairs = [(i, (i + step * 101) % scenes) for i in range(0, scenes, 10) for step in (1, 2, 3)]
+    yield "RESONATES", {"from": [ids[a] for a, _ in pairs], "to": [ids[b] for _, b in pairs],
+                        "score": [0.9 - 0.1 * (n % 3) for n in range(len(pairs))]}
     yield "NAMES", {"from": [f"form{i}" for i in named], "to": [ids[i] for i in named]}
     yield "EXPRESSES", {"from": [f"x{n}" for n in range(count)],
                         "to": [ids[n // EXPRESSIONS_PER_SCENE] for n in range(count)]}

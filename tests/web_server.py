@@ -10,6 +10,7 @@ launch flags keep it off the network entirely.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -67,9 +68,11 @@ def launch_chromium(playwright):
 class ExplorerServer:
     """The real explorer (uvicorn) over a store folder, in a child process."""
 
-    def __init__(self, store: Path | str, token: str | None = None, start_timeout: float = 60):
+    def __init__(self, store: Path | str, token: str | None = None, start_timeout: float = 60,
+                 env: dict[str, str] | None = None):
         self.store = str(store)
         self.token = token
+        self.env = env
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.start_timeout = start_timeout
@@ -87,7 +90,8 @@ class ExplorerServer:
                    "--port", str(self.port)] + (["--token", self.token] if self.token else [])
         self.output = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.output,
-                                        stderr=subprocess.STDOUT, text=True)
+                                        stderr=subprocess.STDOUT, text=True,
+                                        env={**os.environ, **(self.env or {})})
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
