@@ -17,7 +17,7 @@ from scenegraph.batch import GraphBatch
 from scenegraph.cli import cli
 from scenegraph.errors import ConfigError, StoreError
 from scenegraph.generation import GenerateOptions, generate, load_config
-from scenegraph.generation.journal import JOURNAL_FILE, Journal
+from scenegraph.generation.journal import JOURNAL_FILE, MIGRATIONS, Journal
 from scenegraph.generation.parse import parse_outputs
 from scenegraph.generation.plan import select_scenes
 from scenegraph.load import load_corpus
@@ -266,7 +266,8 @@ def test_journal_has_named_migrations_applied_once(seeded):
     journal.entries()
     journal.close()
     db = sqlite3.connect(seeded.data_dir / JOURNAL_FILE)
-    assert db.execute("SELECT name FROM _migrations").fetchall() == [("001_items",)]
+    names = [name for (name,) in db.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert names == [name for name, _ in MIGRATIONS] and names[0] == "001_items"
     columns = {row[1] for row in db.execute("PRAGMA table_info(items)")}
     assert {"scene_ids", "style", "register", "tone", "target", "template_hash", "model",
             "params", "content_hash", "context_hash", "status", "reason"} <= columns
