@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from typing import Callable, Literal, NamedTuple, get_args
 
 import numpy as np
@@ -204,10 +205,10 @@ class Query(NamedTuple):
 
 
 def read_query(store: Store, index: VectorIndex, text: str) -> Query:
-    """A scene id or stored hyperlexeme becomes the mean vector of the scenes it names; an
-    unknown fused word, the component names it fuses; anything else stays free text."""
+    """For scenes, a scene id or stored hyperlexeme becomes the mean vector of the scenes it
+    names, and an unknown fused word the component names it fuses; the rest stays free text."""
     plain = Query(text, None, "similar to the query")
-    if any(ch.isspace() for ch in text):
+    if index.meta.kind != "scene" or any(ch.isspace() for ch in text):
         return plain
     named = sorted(scene for scene in store.run(
         "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id",
@@ -224,9 +225,15 @@ def read_query(store: Store, index: VectorIndex, text: str) -> Query:
     return plain
 
 
+@cache
+def _embedder_named(model: str) -> Embedder:
+    """One embedder per model for queries, so clients and models are reused across searches."""
+    return default_embedder(model)
+
+
 def query_embedder(index: VectorIndex, embedder: Embedder | None = None) -> Embedder:
     """The embedder for queries against ``index``: the model it was built with."""
-    embedder = embedder if embedder is not None else default_embedder(index.meta.model)
+    embedder = embedder if embedder is not None else _embedder_named(index.meta.model)
     if embedder.name != index.meta.model:
         raise VectorIndexError(
             f"the {index.meta.kind} index was built with {index.meta.model}, not {embedder.name}: "
@@ -244,8 +251,7 @@ def search(store: Store, text: str, k: int = 10, embedder: Embedder | None = Non
     if k < 1:
         raise ConfigError(f"k must be at least 1, not {k}")
     index = open_index(store, kind)
-    query = read_query(store, index, text) if kind == "scene" else \
-        Query(text, None, "similar to the query")
+    query = read_query(store, index, text)
     vector = query.vector if query.vector is not None else \
         query_embedder(index, embedder).embed([query.text])
     return [Hit(id=item_id, score=score, reasons=[query.reason, f"cosine {score:.3f}"],
