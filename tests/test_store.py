@@ -113,3 +113,21 @@ def test_every_example_query_runs_on_the_seeds(seeded_store, path: Path):
 
 def test_there_are_at_least_eight_examples():
     assert len(EXAMPLES) >= 8
+
+
+def test_replacing_edges_without_the_source_node_in_the_batch(ladybug_store, tmp_path):
+    """A batch of edges alone (no row for their source) still drops the source's stale edges."""
+    from scenegraph.batch import GraphBatch
+
+    corpus = tmp_path / "r.yaml"
+    corpus.write_text("- id: A\n  components: {agent: тело}\n- id: B\n- id: C\n", encoding="utf-8")
+    load_corpus(ladybug_store, [corpus])
+    first = GraphBatch()
+    first.rel("RESONATES", "A", "B", score=0.5)
+    ladybug_store.upsert(first)
+    second = GraphBatch()
+    second.rel("RESONATES", "A", "C", score=0.7)
+    second.replace["RESONATES"]["A"] = ["C"]
+    ladybug_store.upsert(second)
+    rows = ladybug_store.run("MATCH (a:Scene)-[r:RESONATES]->(b:Scene) RETURN a.id, b.id, r.score").rows
+    assert rows == [["A", "C", 0.7]]

@@ -117,19 +117,20 @@ class LadybugStore(Store):
 
     def _upsert_work(self, batch: GraphBatch):
         """(how, rows) in a safe order; ``how`` is a Cypher statement or ("copy", table)."""
-        known_nodes: dict[str, set] = {}
+        added: dict[str, set] = {}
         for label, table in schema().nodes.items():
             if rows := batch.node_rows(label):
                 known = self._existing(f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
                                        {"k": [row[table.key] for row in rows]})
-                known_nodes[label] = known
-                yield ("copy", label), [r for r in rows if r[table.key] not in known]
+                new = [r for r in rows if r[table.key] not in known]
+                added[label] = {r[table.key] for r in new}
+                yield ("copy", label), new
                 if old := [r for r in rows if r[table.key] in known]:
                     yield node_merge(label, old)
         for rel_type, rel in schema().rels.items():
-            # A node that is new has no old edges to drop.
-            existed = known_nodes.get(rel.source, set())
-            if rows := [r for r in batch.replace_rows(rel_type) if r["src"] in existed]:
+            # A node this batch adds has no old edges to drop.
+            fresh = added.get(rel.source, set())
+            if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
                 yield rel_replace(rel_type, rows)
             if rows := batch.rel_rows(rel_type):
                 src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
