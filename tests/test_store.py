@@ -131,3 +131,10 @@ def test_replacing_edges_without_the_source_node_in_the_batch(ladybug_store, tmp
     ladybug_store.upsert(second)
     rows = ladybug_store.run("MATCH (a:Scene)-[r:RESONATES]->(b:Scene) RETURN a.id, b.id, r.score").rows
     assert rows == [["A", "C", 0.7]]
+
+
+def test_expressions_of_every_status(seeded_store):
+    everything = seeded_store.expressions(status=None)
+    assert everything == seeded_store.expressions()  # the seeds hold only active expressions
+    assert len(seeded_store.expressions(["Δ17"], status=None)) >= 2
+    assert seeded_store.expressions(status="superseded") == []

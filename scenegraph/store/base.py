@@ -117,16 +117,17 @@ class Store(ABC):
     def expressions(self, scene_ids: Iterable[str] | None = None,
                     status: str | None = "active") -> list[Expression]:
         """Expressions of the given scenes (all scenes when None), active ones by default."""
-        where = "WHERE $status IS NULL OR e.status = $status"
+        where = "WHERE e.status = $status" if status else ""
         columns = "e.id, e.text, e.form, e.style, e.register, e.tone, e.target, e.lang, " \
                   "e.provenance, e.props, e.quality, e.passed, e.status, s.id"
         if scene_ids is None:
             query = f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene) {where} RETURN {columns}"
-            rows = self.run(query, {"status": status}).rows
+            rows = self.run(query, {"status": status} if status else {}).rows
         else:
             query = f"UNWIND $ids AS sid MATCH (e:Expression)-[:EXPRESSES]->(s:Scene {{id: sid}}) " \
                     f"{where} RETURN {columns}"
-            rows = self.run(query, {"ids": sorted(set(scene_ids)), "status": status}).rows
+            params = {"ids": sorted(set(scene_ids)), **({"status": status} if status else {})}
+            rows = self.run(query, params).rows
         by_id: dict[str, Expression] = {}
         for r in rows:
             if r[0] in by_id:
