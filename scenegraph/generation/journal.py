@@ -9,6 +9,9 @@ Statuses, in the order an item moves through them:
 * ``stored``     — in the graph. The next run skips it.
 * ``superseded`` — stored once; a newer key of the same slot replaced it.
 
+The ``judgements`` table caches the quality checks' LLM judge (``scenegraph.quality.judge``), one
+answer per key of what was judged, so a re-run asks the model only about what changed.
+
 The schema grows by named migrations, applied once each and recorded in ``_migrations``.
 """
 
@@ -44,6 +47,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX items_slot ON items(slot);
         CREATE INDEX items_expression ON items(expression_id);
+    """),
+    ("002_judgements", """
+        CREATE TABLE judgements (
+            key TEXT PRIMARY KEY,
+            expression_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
     """),
 ]
 
@@ -135,6 +147,11 @@ class Journal:
         return dict(self._select(
             "SELECT key, reason FROM items WHERE status = 'failed' AND key IN ({})", keys))
 
+    def judgements(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Cached answers of the quality checks' judge, by key."""
+        return {key: json.loads(payload) for key, payload in self._select(
+            "SELECT key, payload FROM judgements WHERE key IN ({})", keys)}
+
     def _select(self, query: str, values: Iterable[str]) -> Iterator[tuple]:
         values = list(dict.fromkeys(values))
         for start in range(0, len(values), CHUNK):
@@ -166,6 +183,13 @@ class Journal:
         payload = ", payload = NULL" if status == "stored" else ""
         self._write(f"UPDATE items SET status = ?, updated_at = ?{payload} WHERE key = ?",
                     [(status, now, key) for key in keys])
+
+    def record_judgement(self, key: str, expression_id: str, model: str,
+                         payload: dict[str, Any]) -> None:
+        self._write("INSERT INTO judgements (key, expression_id, model, payload, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                    "payload = excluded.payload, updated_at = excluded.updated_at",
+                    [(key, expression_id, model, json.dumps(payload, ensure_ascii=False), _now())])
 
     def _write(self, query: str, rows: list) -> None:
         if not rows:
