@@ -9,6 +9,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import yaml
@@ -77,7 +78,9 @@ class Page:
     def search(self, text: str) -> None:
         self.page.fill("#search-input", text)
         self.page.press("#search-input", "Enter")
-        self.page.wait_for_selector("#panel .results, #panel .note")
+        self.page.wait_for_function(
+            "q => document.querySelector('#panel h2')?.textContent === `Results for “${q}”`",
+            arg=text)
 
     def node_count(self) -> int:
         return self.page.evaluate("explorer.count().nodes")
@@ -158,6 +161,8 @@ def test_search_by_paraphrase_finds_the_scene(page, server, truth):
     chips = panel_texts(page, ".chip")
     assert all(any(c.name in chip for chip in chips) for c in scene.components)
     assert len(panel_texts(page, ".expr-text")) == len(truth.expressions([query["scene"]]))
+    page.page.click("text=Similar scenes (S)")  # drawn as dashed SIMILAR edges
+    page.page.wait_for_function("() => explorer.count().similar > 0")
 
 
 def test_double_click_expands_neighbours(page, truth):
@@ -235,6 +240,18 @@ def test_filter_by_archetype_hides_other_scenes(page, truth):
     assert set(page.page.evaluate("explorer.visibleScenes()")) == expected
     page.page.select_option("#filter-archetype", "")
     page.page.wait_for_function("n => explorer.visibleScenes().length === n", arg=len(shown))
+
+
+def test_export_button_downloads_the_selection(page):
+    require(importlib.util.find_spec("scenegraph.export"), "scenegraph.export is missing")
+    page.search("Δ31")
+    page.open_scene("Δ31")
+    with page.page.expect_download() as download:
+        page.page.click("#export")
+    saved = download.value.path()
+    names = zipfile.ZipFile(saved).namelist()
+    assert download.value.suggested_filename == "scenegraph-export.zip"
+    assert any(name.endswith(".jsonl") for name in names), names
 
 
 def test_token_in_the_address_lets_the_page_in(browser, store_dir):

@@ -1,5 +1,6 @@
 // Bundles the explorer page into scenegraph/web/static/dist/ (served by `scenegraph serve`).
 // Everything the page needs ends up in app.js and app.css: it loads nothing from the network.
+// SCENEGRAPH_WEB_DEBUG=1 node build.mjs leaves the bundle unminified (for profiling).
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 

@@ -255,7 +255,7 @@ function wire() {
 // Hooks for tests and the benchmark: read-only views of the canvas, and the expand action.
 window.explorer = {
   lastDraw: null,
-  count: () => view.count(),
+  count: () => ({ ...view.count(), similar: view.cy.edges("[?semantic]").length }),
   has: (id) => view.has(id),
   visibleScenes: () => view.cy.nodes('[label = "Scene"]:visible').map((n) => n.data("key")),
   position: (id) => view.renderedCenter(id),
