@@ -173,9 +173,11 @@ export class GraphView {
   /**
    * @param {HTMLElement} container
    * @param {{onSelect?: Function, onExpand?: Function, onChange?: Function}} handlers
+   * @param {{padding?: {top: number, right: number, bottom: number, left: number}}} options
    */
-  constructor(container, handlers = {}) {
+  constructor(container, handlers = {}, { padding = FIT_PADDING } = {}) {
     this.handlers = handlers;
+    this.padding = padding;
     this.cy = cytoscape({
       container,
       style: STYLE,
@@ -280,7 +282,7 @@ export class GraphView {
       box.x2 = Math.max(box.x2, x);
       box.y2 = Math.max(box.y2, y);
     });
-    const { top, right, bottom, left } = FIT_PADDING;
+    const { top, right, bottom, left } = this.padding;
     const width = this.cy.width() - left - right;
     const height = this.cy.height() - top - bottom;
     const zoom = Math.max(

@@ -96,7 +96,11 @@ export class CypherConsole {
   renderGraph() {
     if (!this.answer) return;
     if (!this.graph) {
-      this.graph = new GraphView(byId("cypher-canvas"), { onSelect: this.actions.onSelect });
+      this.graph = new GraphView(
+        byId("cypher-canvas"),
+        { onSelect: this.actions.onSelect },
+        { padding: { top: 20, right: 80, bottom: 30, left: 80 } },
+      );
     }
     this.graph.clear();
     this.graph.cy.resize();
@@ -150,7 +154,7 @@ function cell(value) {
   if (value === null || value === undefined) return el("span", { className: "null" }, "null");
   if (typeof value === "object" && !Array.isArray(value) && value._label) {
     const props = Object.fromEntries(Object.entries(value).filter(([k]) => k !== "_label"));
-    return el("span", { className: "node-cell", title: json(props) }, `(:${value._label} ${json(props)})`);
+    return el("span", { className: "node-cell" }, `(:${value._label} ${JSON.stringify(props)})`);
   }
   return typeof value === "object" ? json(value) : String(value);
 }

@@ -215,7 +215,10 @@ function typing(event) {
 
 function toggleConsole() {
   cypher.toggle();
-  requestAnimationFrame(() => view.cy.resize());
+  requestAnimationFrame(() => {
+    view.cy.resize();
+    view.fit();
+  });
 }
 
 function onKey(event) {
