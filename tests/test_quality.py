@@ -1,16 +1,17 @@
-"""The quality checks with the packaged model, on the seeds plus the hand-made fixtures: every
-fixture passes or fails its rule for the right reason (read back from the graph), the dataset
-metrics are computed on the seeds and shown in the report, the report renders offline in
-headless Chromium, compression to 50 % keeps every scene and style, and `scenegraph check`
-works on the command line and re-runs incrementally.
+"""The quality checks with the packaged model. On the seeds plus the hand-made fixtures: every
+fixture passes or fails its rule for the right reason (read back from the graph). On the seeds
+alone: the dataset metrics, shown in the report; the report renders offline in headless
+Chromium; compression to 50 % keeps every scene and style. And `scenegraph check` works on the
+command line and re-runs incrementally.
 
-One store is embedded and checked once for the module; what changes a store gets its own.
+The seeds are embedded once for the module; the fixtures go into a copy of that store.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from scenegraph.load import load_corpus
 from scenegraph.models import Expression
 from scenegraph.quality import CheckOptions, run_checks
 from scenegraph.store.ladybug import LadybugStore
+from scenegraph.vectors import embed_store
 from test_quality_rules import quality_cases
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,23 +40,37 @@ def _require_model() -> None:
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory):
-    """The seeds and every fixture in one store, checked once with a report and compression."""
+def embedded_seeds(tmp_path_factory):
+    """A closed store folder with the seeds loaded and embedded (the slow part, done once)."""
     _require_model()
-    folder = tmp_path_factory.mktemp("quality")
-    store = LadybugStore(folder / "store")
+    folder = tmp_path_factory.mktemp("quality") / "seeds"
+    store = LadybugStore(folder)
     load_corpus(store, [SEEDS])
-    store.upsert(GraphBatch.of(expressions=[case.expression for case in CASES]))
-    report = run_checks(store, CheckOptions(report_dir=folder / "report", compress="50%"))
+    embed_store(store)
+    store.close()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def checked(embedded_seeds):
+    """The seeds alone, checked with a report and compression to 50 %."""
+    store = LadybugStore(embedded_seeds)
+    report = run_checks(store, CheckOptions(report_dir=embedded_seeds.parent / "report",
+                                            compress="50%"))
     yield store, report
     store.close()
 
 
 @pytest.fixture(scope="module")
-def stored(checked):
-    """Every active expression as read back from the graph, by id."""
-    store, _ = checked
-    return {expr.id: expr for expr in store.expressions()}
+def stored(embedded_seeds):
+    """The seeds plus every fixture, checked; every active expression read back, by id."""
+    folder = shutil.copytree(embedded_seeds, embedded_seeds.parent / "fixtures")
+    store = LadybugStore(folder)
+    store.upsert(GraphBatch.of(expressions=[case.expression for case in CASES]))
+    report = run_checks(store)
+    assert report.checked == report.expressions == report.written
+    yield {expr.id: expr for expr in store.expressions()}
+    store.close()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
@@ -79,15 +95,16 @@ def test_a_duplicate_names_the_seed_expression_it_repeats_and_that_one_is_kept(s
         assert original.quality["redundancy"]["pass"] is True
 
 
-def test_results_are_stored_for_every_expression_and_the_failed_ones_are_counted(checked,
-                                                                                 stored):
+def test_results_are_stored_for_every_expression_and_the_failed_ones_are_counted(checked):
     store, report = checked
-    assert report.expressions == len(stored) == report.written
+    stored = {expr.id: expr for expr in store.expressions()}
+    assert report.expressions == len(stored) == report.written == 304
     assert all(expr.quality and expr.passed is not None for expr in stored.values())
     failed = store.run("MATCH (e:Expression) WHERE e.passed = false RETURN count(e)").rows[0][0]
     assert failed == report.failed == sum(not e.passed for e in stored.values())
     source = next(e for e in stored.values() if e.text == SOURCE_COMMENTARY)
     assert source.quality["lived"]["codes"] == ["commentary"] and source.passed is False
+    assert report.failed < 0.1 * report.expressions  # the seeds are hand-written, mostly good
 
 
 def test_non_text_forms_skip_lived_and_keep_redundancy(stored):
@@ -115,8 +132,9 @@ def test_recoverability_and_separability_are_measured_on_the_seeds(checked):
         abs=1e-4)
 
 
-def test_scenes_below_many_forms_one_linkage_are_listed(checked, stored):
-    _, report = checked
+def test_scenes_below_many_forms_one_linkage_are_listed(checked):
+    store, report = checked
+    stored = {expr.id: expr for expr in store.expressions()}
     rows = {(row.kind, row.id): row for row in report.linkage.below}
     assert report.linkage.scenes == 81
     for row in rows.values():
@@ -128,9 +146,9 @@ def test_scenes_below_many_forms_one_linkage_are_listed(checked, stored):
     assert (("scene", "Δ112") in rows) == expected_below
 
 
-def test_compression_to_half_keeps_every_scene_and_style_and_reports_diversity(checked,
-                                                                              stored):
-    _, report = checked
+def test_compression_to_half_keeps_every_scene_and_style_and_reports_diversity(checked):
+    store, report = checked
+    stored = {expr.id: expr for expr in store.expressions()}
     compression = report.compression
     accepted = [e for e in stored.values() if e.passed]
     kept = [stored[i] for i in compression.selected]

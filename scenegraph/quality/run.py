@@ -26,7 +26,7 @@ from ..batch import GraphBatch
 from ..embedding import default_embedder
 from ..store.base import Store
 from ..text import canonical_json, content_hash
-from ..vectors import embed_store, write_atomically
+from ..vectors import plan_embed, write_atomically
 from .compress import compress
 from .data import CheckData
 from .duplicates import find_duplicates
@@ -72,23 +72,7 @@ def run_checks(store: Store, options: CheckOptions | None = None,
     data = CheckData.load(store)
     settings = _settings(model, options)
     inputs = {e.id: _expression_inputs(e, data, settings) for e in data.expressions}
-    fingerprint = content_hash(sorted(inputs.items()))
-    stored = {e.id: (e.quality or {}).get("inputs") for e in data.expressions}
-    reuse = not options.force and bool(inputs) and stored == inputs and \
-        _state(store).get("fingerprint") == fingerprint
-    if reuse:
-        results = {e.id: _entries(e.quality) for e in data.expressions}
-        judged, notes = None, ["nothing changed since the last check: the stored results stand"]
-    else:
-        results, judged, notes = _evaluate(store, data, options, tell)
-    qualities = {i: {"version": CHECKS_VERSION, "inputs": inputs[i],
-                     **{rule: result.as_dict() for rule, result in results[i].items()}}
-                 for i in inputs}
-    tell(CheckProgress("write"))
-    counts = {"changed": sum(1 for i in inputs if stored[i] != inputs[i]),
-              "checked": 0 if reuse else len(inputs),
-              "written": _write(store, data, qualities, results)}
-    _save_state(store, fingerprint)
+    results, judged, notes, counts = _verdicts(store, data, inputs, options, tell)
     report = _report(store, data, options, results, model, judged, notes, counts)
     report.elapsed_s = round(time.perf_counter() - started, 3)  # what the report shows
     _outputs(report, data, results, options, tell)
@@ -107,9 +91,33 @@ def _embed(store: Store, options: CheckOptions, tell: ProgressCallback) -> str:
         done += count
         tell(CheckProgress("embed", done))
 
-    tell(CheckProgress("embed"))
-    embedder = default_embedder(options.model) if options.model else None
-    return embed_store(store, embedder, progress=step).model
+    plan = plan_embed(store, default_embedder(options.model) if options.model else None)
+    tell(CheckProgress("embed", 0, plan.pending))
+    return plan.run(progress=step).model
+
+
+def _verdicts(store: Store, data: CheckData, inputs: dict[str, str], options: CheckOptions,
+              tell: ProgressCallback):
+    """The stored verdicts when nothing changed, else new ones; written where they moved.
+    Returns (results, judge summary, notes, counts)."""
+    fingerprint = content_hash(sorted(inputs.items()))
+    stored = {e.id: (e.quality or {}).get("inputs") for e in data.expressions}
+    reuse = not options.force and bool(inputs) and stored == inputs and \
+        _state(store).get("fingerprint") == fingerprint
+    if reuse:
+        results = {e.id: _entries(e.quality) for e in data.expressions}
+        judged, notes = None, ["nothing changed since the last check: the stored results stand"]
+    else:
+        results, judged, notes = _evaluate(store, data, options, tell)
+    qualities = {i: {"version": CHECKS_VERSION, "inputs": inputs[i],
+                     **{rule: result.as_dict() for rule, result in results[i].items()}}
+                 for i in inputs}
+    tell(CheckProgress("write"))
+    counts = {"changed": sum(1 for i in inputs if stored[i] != inputs[i]),
+              "checked": 0 if reuse else len(inputs),
+              "written": _write(store, data, qualities, results)}
+    _save_state(store, fingerprint)
+    return results, judged, notes, counts
 
 
 def _evaluate(store: Store, data: CheckData, options: CheckOptions,

@@ -45,11 +45,11 @@ class Link:
 
 def scene_links(data: CheckData) -> dict[int, Link]:
     """Scene link per expression row (prose forms whose scene has a vector)."""
+    if len(data.scene_ids) < 2:
+        return {}
     rows = [i for i, e in enumerate(data.expressions)
             if e.form in PROSE_FORMS and data.vectors[i].any()
             and any(sid in data.scene_row for sid in e.scene_ids)]
-    if len(data.scene_ids) < 2:
-        return {}
     links = {}
     for block, semantic, lexical in data.scene_similarities(rows):
         for k, row in enumerate(block):
@@ -76,32 +76,32 @@ def label_probabilities(data: CheckData, label: str, thresholds: Thresholds, fol
     The model learns from the corpus' own expressions (their labels are the user's, where a
     generated expression's label is only what was asked for); when the corpus has too few, from
     every labelled expression."""
+    def value(row: int) -> str:
+        return getattr(data.expressions[row], label)
+
     labelled = [i for i, e in enumerate(data.expressions)
                 if e.form in WORDED_FORMS and getattr(e, label) and data.vectors[i].any()]
     authored = [i for i in labelled if data.expressions[i].provenance.get("source") == "corpus"]
-    train, classes = authored, _classes(data, authored, label, thresholds.min_labelled)
-    if len(classes) < 2:
-        train, classes = labelled, _classes(data, labelled, label, thresholds.min_labelled)
+    from_all = len(_classes(data, authored, label, thresholds.min_labelled)) < 2
+    source = labelled if from_all else authored
+    classes = _classes(data, source, label, thresholds.min_labelled)
     if len(classes) < 2:
         return {}, (f"{label} agreement not checked: fewer than two {label}s have "
                     f"{thresholds.min_labelled} labelled examples")
-    train = [i for i in train if getattr(data.expressions[i], label) in classes]
-    rest = [i for i in labelled if i not in set(train)
-            and getattr(data.expressions[i], label) in classes]
-    features = _features(data, labelled)
-    x = {row: features[k] for k, row in enumerate(labelled)}
-    y = np.array([getattr(data.expressions[i], label) for i in train], dtype=object)
-    train_x = np.array([x[i] for i in train])
+    train = [i for i in source if value(i) in classes]
+    in_train = set(train)
+    rest = [i for i in labelled if i not in in_train and value(i) in classes]
+    features = dict(zip(labelled, _features(data, labelled)))
+    y = np.array([value(i) for i in train], dtype=object)
+    train_x = np.array([features[i] for i in train])
     folds = min(folds, min(np.unique(y, return_counts=True)[1]))
     probabilities = dict(zip(train, _cross_fitted(train_x, y, folds, seed)))
     if rest:
         probabilities.update(zip(rest, _fitted(train_x, y).predict_proba(
-            np.array([x[i] for i in rest]))))
-    order = sorted(classes)
-    note = None if train is not labelled or not authored else \
-        f"{label} agreement learnt from every labelled expression: the corpus has too few"
-    return {row: (float(p[order.index(getattr(data.expressions[row], label))]),
-                  order[int(p.argmax())], len(order))
+            np.array([features[i] for i in rest]))))
+    note = f"{label} agreement learnt from every labelled expression: the corpus' own have " \
+        "too few" if from_all else None
+    return {row: (float(p[classes.index(value(row))]), classes[int(p.argmax())], len(classes))
             for row, p in probabilities.items()}, note
 
 
