@@ -50,7 +50,7 @@ class LadybugStore(Store):
             except RuntimeError as exc:
                 raise StoreUnavailable(
                     f"cannot open the embedded store {path}: {exc} — if another scenegraph "
-                    "process (serve, load, generate) is writing to it, stop it or wait") from exc
+                    "process (load, embed, generate) is writing to it, wait for it or stop it") from exc
         return self._conn
 
     def close(self) -> None:

@@ -140,7 +140,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, neo4j.graph.Relationship):
         return {**dict(value), "_label": value.type}
     if isinstance(value, neo4j.graph.Path):
-        return [_plain(n) for n in value.nodes]
+        return {"_nodes": [_plain(n) for n in value.nodes],
+                "_rels": [_plain(r) for r in value.relationships]}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
