@@ -22,7 +22,7 @@ from .splits import Leakage
 MANIFEST = "manifest.json"
 CARD = "README.md"
 LLAMA_FACTORY = "dataset_info.json"
-PROVENANCE_KEYS = ("source", "provider", "model", "template", "template_hash")
+PROVENANCE_KEYS = ("source", "provider", "model", "template_hash")
 CHAT_FORMATS = ("openai", "sharegpt", "alpaca")
 OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                "assistant_tag": "assistant", "system_tag": "system"}
@@ -87,18 +87,12 @@ class Tally:
         self.pairs: Counter = Counter()  # (split, direction, style) -> pairs
         self.capped: Counter = Counter()
         self.records: Counter = Counter()
-        self.checks: Counter = Counter()
-        self.provenance: dict[str, Counter] = {}
-        self.langs: Counter = Counter()
+        self.expressions: Counter = Counter()  # (passed, lang, provenance values) -> expressions
 
-    def expression(self, expr) -> None:
-        """Count an expression once, when its first row is written."""
-        self.checks[{True: "passed", False: "failed", None: "not_checked"}[expr.passed]] += 1
-        for key in PROVENANCE_KEYS:
-            if key in expr.provenance:
-                self.provenance.setdefault(key, Counter())[str(expr.provenance[key])] += 1
-        if expr.lang:
-            self.langs[expr.lang] += 1
+    def add_expressions(self, expressions: list) -> None:
+        """Count expressions written (each once)."""
+        self.expressions.update((e.passed, e.lang, tuple(map(e.provenance.get, PROVENANCE_KEYS)))
+                                for e in expressions)
 
     def counts(self) -> Counts:
         by_split_direction: dict[str, Counter] = {}
@@ -114,6 +108,32 @@ class Tally:
             records=_sorted(self.records, SPLITS),
             capped=_sorted(self.capped))
 
+    def checks(self) -> dict[str, int]:
+        """Expressions written, by what their quality checks said."""
+        names = {True: "passed", False: "failed", None: "not_checked"}
+        out: Counter = Counter()
+        for (passed, _, _), n in self.expressions.items():
+            out[names[passed]] += n
+        return _sorted(out)
+
+    def langs(self) -> list[str]:
+        """Languages of the expressions written, most frequent first."""
+        counts = _sum_by(self.expressions, 1)
+        counts.pop("(none)", None)
+        return sorted(counts, key=lambda lang: (-counts[lang], lang))
+
+    def provenance(self) -> dict[str, dict[str, int]]:
+        """Per provenance key, how many expressions carry each value."""
+        out = {}
+        for index, key in enumerate(PROVENANCE_KEYS):
+            values: Counter = Counter()
+            for combo, n in self.expressions.items():
+                if combo[2][index] is not None:
+                    values[str(combo[2][index])] += n
+            if values:
+                out[key] = _sorted(values)
+        return out
+
 
 def _sum_by(counter: Counter, index: int) -> Counter:
     out: Counter = Counter()
@@ -125,11 +145,6 @@ def _sum_by(counter: Counter, index: int) -> Counter:
 def _sorted(mapping: dict, order: tuple[str, ...] = ()) -> dict:
     rank = {name: i for i, name in enumerate(order)}
     return {k: mapping[k] for k in sorted(mapping, key=lambda k: (rank.get(k, len(rank)), str(k)))}
-
-
-def provenance_summary(tally: Tally) -> dict[str, dict[str, int]]:
-    return {key: _sorted(tally.provenance[key]) for key in PROVENANCE_KEYS
-            if key in tally.provenance}
 
 
 # -- files --------------------------------------------------------------------------------

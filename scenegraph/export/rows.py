@@ -18,10 +18,10 @@ from typing import Iterator
 
 import orjson
 
-from ..models import COMPONENT_KINDS, Expression
+from ..models import COMPONENT_KINDS
 from ..text import canonical_json
 from .options import ExportOptions
-from .selection import Chunk, SceneView
+from .selection import Chunk, ExpressionRow, SceneView
 
 SYSTEM = {
     "forward": "You speak scenes. A scene comes as its hyperlexeme, its components (agent, "
@@ -62,8 +62,8 @@ class Pair:
     and transfer pairs, the question of reverse ones); ``source`` the other side of a transfer."""
 
     direction: str
-    expression: Expression
-    source: Expression | None
+    expression: ExpressionRow
+    source: ExpressionRow | None
     instruction: str
     input: str
     completion: str
@@ -87,37 +87,61 @@ class Pair:
                 {"role": "assistant", "content": self.completion}]
 
 
-def build_pairs(chunk: Chunk, options: ExportOptions) -> Iterator[Pair]:
-    """Every pair of the chunk's expressions, in chunk order, directions in the order asked."""
-    blocks: dict[str, str] = {}
-    sources = _transfer_sources(chunk.expressions, options.seed) \
-        if "transfer" in options.directions else {}
-    for expr in chunk.expressions:
-        if not wanted(expr, options):
-            continue
-        for direction in options.directions:
-            if direction == "forward":
-                yield Pair("forward", expr, None, INSTRUCTION["forward"].format(voice=voice(expr)),
-                           _scenes_text(expr, chunk, blocks), expr.text)
-            elif direction == "reverse":
-                form = FORM_WORDS.get(expr.form, expr.form)
-                yield Pair("reverse", expr, None, INSTRUCTION["reverse"].format(form=form),
-                           expr.text, _scene_json(expr, chunk))
-            elif expr.id in sources:
-                source = sources[expr.id]
-                instruction = INSTRUCTION["transfer"].format(voice=voice(expr),
-                                                             source_style=source.style)
-                yield Pair("transfer", expr, source, instruction, source.text, expr.text)
+class Renderer:
+    """Builds the pairs of each chunk; caches what repeats (voices for the whole export,
+    scene texts within a chunk)."""
+
+    def __init__(self, options: ExportOptions):
+        self.options = options
+        self.filters = [(name, set(allowed)) for name, allowed in (
+            ("style", options.styles), ("register", options.registers),
+            ("tone", options.tones), ("form", options.forms)) if allowed]
+        self.voices: dict[tuple, str] = {}
+
+    def wanted(self, expr: ExpressionRow) -> bool:
+        """Whether the expression passes the style / register / tone / form filters."""
+        return all(getattr(expr, name) in allowed for name, allowed in self.filters)
+
+    def pairs(self, chunk: Chunk) -> Iterator[tuple[ExpressionRow, list[Pair]]]:
+        """Each wanted expression of the chunk, in chunk order, with its pairs (directions in
+        the order asked; an expression without a source in another style has no transfer)."""
+        directions = self.options.directions
+        sources = _transfer_sources(chunk.expressions, self.options.seed) \
+            if "transfer" in directions else {}
+        blocks: dict[str, str] = {}
+        answers: dict[str, dict] = {}
+        for expr in chunk.expressions:
+            if self.filters and not self.wanted(expr):
+                continue
+            pairs = []
+            for direction in directions:
+                if direction == "forward":
+                    pairs.append(Pair("forward", expr, None, self._instruction("forward", expr),
+                                      _scenes_text(expr, chunk, blocks), expr.text))
+                elif direction == "reverse":
+                    form = FORM_WORDS.get(expr.form, expr.form)
+                    pairs.append(Pair("reverse", expr, None, INSTRUCTION["reverse"].format(form=form),
+                                      expr.text, _scene_json(expr, chunk, answers)))
+                elif expr.id in sources:
+                    source = sources[expr.id]
+                    pairs.append(Pair("transfer", expr, source,
+                                      self._instruction("transfer", expr, source), source.text,
+                                      expr.text))
+            if pairs:
+                yield expr, pairs
+
+    def _instruction(self, direction: str, expr: ExpressionRow,
+                     source: ExpressionRow | None = None) -> str:
+        key = (direction, expr.style, expr.register, expr.tone, expr.form, expr.target,
+               source.style if source is not None else None)
+        instruction = self.voices.get(key)
+        if instruction is None:
+            instruction = self.voices[key] = INSTRUCTION[direction].format(
+                voice=voice(expr), source_style=source.style if source is not None else None)
+        return instruction
 
 
-def wanted(expr: Expression, options: ExportOptions) -> bool:
-    """Whether the expression passes the style / register / tone / form filters."""
-    return all(not allowed or value in allowed for value, allowed in (
-        (expr.style, options.styles), (expr.register, options.registers),
-        (expr.tone, options.tones), (expr.form, options.forms)))
-
-
-def voice(expr: Expression) -> str:
+def voice(expr: ExpressionRow) -> str:
     """' in the style "поэт", register "poetry", as a colour, for "человек"' (what is set)."""
     parts = []
     if expr.style:
@@ -136,7 +160,9 @@ def _article(word: str) -> str:
     return word if word == "text" else f"a {word}"
 
 
-def _scenes_text(expr: Expression, chunk: Chunk, blocks: dict[str, str]) -> str:
+def _scenes_text(expr: ExpressionRow, chunk: Chunk, blocks: dict[str, str]) -> str:
+    if len(expr.scene_ids) == 1 and expr.scene_ids[0] in blocks:
+        return blocks[expr.scene_ids[0]]
     for sid in expr.scene_ids:
         if sid not in blocks:
             blocks[sid] = scene_block(chunk.scenes[sid])
@@ -145,13 +171,12 @@ def _scenes_text(expr: Expression, chunk: Chunk, blocks: dict[str, str]) -> str:
 
 def scene_block(view: SceneView) -> str:
     """The scene as the lines a forward prompt shows (empty ones left out)."""
-    scene = view.scene
-    values = {"hyperlexeme": view.hyperlexeme}
+    values = {"hyperlexeme": view.hyperlexeme()}
     for kind in COMPONENT_KINDS:
-        values[kind] = ", ".join(scene.component_names(kind))
-    values["archetypes"] = ", ".join(scene.archetypes)
-    values["title"] = scene.title or ""
-    values["text"] = scene.text or ""
+        values[kind] = ", ".join(view.component_names(kind))
+    values["archetypes"] = ", ".join(view.archetypes)
+    values["title"] = view.title or ""
+    values["text"] = view.text or ""
     values["parent"] = _named(*view.parent) if view.parent else ""
     values["children"] = "; ".join(_named(*child) for child in view.children)
     return "\n".join(f"{SCENE_LINES[key]}: {value}" for key, value in values.items() if value)
@@ -161,22 +186,25 @@ def _named(scene_id: str, title: str | None) -> str:
     return title or scene_id
 
 
-def _scene_json(expr: Expression, chunk: Chunk) -> str:
-    scenes = [scene_answer(chunk.scenes[sid]) for sid in expr.scene_ids]
-    answer = scenes[0] if len(scenes) == 1 else {"scenes": scenes}
-    return orjson.dumps(answer).decode("utf-8")
+def _scene_json(expr: ExpressionRow, chunk: Chunk, answers: dict[str, dict]) -> str:
+    for sid in expr.scene_ids:
+        if sid not in answers:
+            answers[sid] = scene_answer(chunk.scenes[sid])
+    scenes = [answers[sid] for sid in expr.scene_ids]
+    return orjson.dumps(scenes[0] if len(scenes) == 1 else {"scenes": scenes}).decode("utf-8")
 
 
 def scene_answer(view: SceneView) -> dict:
     """What a reverse pair answers: hyperlexeme, components by kind, archetypes."""
-    return {"hyperlexeme": view.hyperlexeme,
-            "components": {kind: view.scene.component_names(kind) for kind in COMPONENT_KINDS},
-            "archetypes": list(view.scene.archetypes)}
+    return {"hyperlexeme": view.hyperlexeme(),
+            "components": {kind: view.component_names(kind) for kind in COMPONENT_KINDS},
+            "archetypes": list(view.archetypes)}
 
 
-def _transfer_sources(expressions: list[Expression], seed: int) -> dict[str, Expression]:
+def _transfer_sources(expressions: list[ExpressionRow],
+                      seed: int) -> dict[str, ExpressionRow]:
     """Target expression id -> its source: same scenes, another style, same form preferred."""
-    by_scenes: dict[tuple[str, ...], list[Expression]] = {}
+    by_scenes: dict[tuple[str, ...], list[ExpressionRow]] = {}
     for expr in expressions:
         if expr.style:
             by_scenes.setdefault(tuple(expr.scene_ids), []).append(expr)

@@ -1,21 +1,20 @@
 """Seeded train/validation/test splits by fractal group, stratified by style, and their checks.
 
 A group (a scene tree, merged with trees it shares expressions with) goes to one split whole.
-Groups are drawn in an order fixed by the seed; within each stratum (the group's dominant
-style) each group goes to the split furthest below its share, counted in expressions. Small
-strata therefore land in train first: stratified where the data allows it.
+Groups are assigned as the export first meets them, in the order the seed draws: within its
+stratum (the style most of the group's expressions have), each group goes to the split furthest
+below its share of the expressions seen so far. Small strata therefore fill train first:
+stratified where the data allows it. Nothing is counted ahead, so the export reads the graph
+once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Iterable
 
 from pydantic import BaseModel
-
-from .selection import Plan
 
 
 class Leakage(BaseModel):
@@ -26,27 +25,23 @@ class Leakage(BaseModel):
     checked_scenes: int
 
 
-def assign_splits(plan: Plan, ratios: dict[str, float], seed: int) -> None:
-    """Set ``plan.order`` (seeded) and every group's ``split``."""
-    plan.order = sorted(plan.groups, key=lambda key: _draw(seed, key))
-    strata: dict[str | None, list[str]] = defaultdict(list)
-    for key in plan.order:
-        strata[plan.groups[key].style].append(key)
-    for keys in strata.values():
-        total = sum(_weight(plan, key) for key in keys)
-        filled = dict.fromkeys(ratios, 0)
-        for key in keys:
-            split = max(ratios, key=lambda name: ratios[name] * total - filled[name])
-            plan.groups[key].split = split
-            filled[split] += _weight(plan, key)
+class SplitAssigner:
+    def __init__(self, ratios: dict[str, float]):
+        self.ratios = ratios
+        self.split_of: dict[str, str] = {}  # group key -> split
+        self.filled: dict[str | None, Counter] = defaultdict(Counter)  # stratum -> split -> n
 
-
-def _weight(plan: Plan, key: str) -> int:
-    return max(plan.groups[key].weight, 1)  # a group without expressions still carries scenes
-
-
-def _draw(seed: int, key: str) -> bytes:
-    return hashlib.sha256(f"{seed}\x00{key}".encode("utf-8")).digest()
+    def assign(self, group: str, styles: Counter) -> str:
+        """The group's split, chosen now if the group is new (``styles``: its expressions)."""
+        if group not in self.split_of:
+            stratum = min(styles.items(), key=lambda kv: (-kv[1], str(kv[0])))[0] if styles else None
+            filled = self.filled[stratum]
+            weight = max(sum(styles.values()), 1)
+            total = sum(filled.values()) + weight
+            split = max(self.ratios, key=lambda name: self.ratios[name] * total - filled[name])
+            filled[split] += weight
+            self.split_of[group] = split
+        return self.split_of[group]
 
 
 def allot(total: int, ratios: dict[str, float]) -> dict[str, int]:

@@ -12,10 +12,9 @@ from typing import BinaryIO, ClassVar
 
 import zstandard
 
-from ...models import Expression
 from ..options import ExportOptions
 from ..rows import Pair
-from ..selection import SceneView
+from ..selection import ExpressionRow, SceneView
 
 ZSTD_LEVEL = 3
 
@@ -26,7 +25,7 @@ class Part:
 
     pairs: list[Pair] = field(default_factory=list)
     scenes: list[SceneView] = field(default_factory=list)
-    expressions: list[Expression] = field(default_factory=list)
+    expressions: list[ExpressionRow] = field(default_factory=list)
 
 
 @dataclass

@@ -5,8 +5,8 @@ parts and leads_to as ids, the scene's properties as extra fields) carrying the 
 6.5.1 shape cannot hold, then 6.5.1 pair records (scene, components with ``meta``,
 ``text_human``, ``text_alt``, style, target, register, tone, lang): a text and a symbolic
 expression with the same voice share one record, as in the source. Every expression also
-carries what the graph adds: ``provenance``, and ``quality``, ``passed`` and ``status`` when set;
-an expression's own properties are extra fields.
+carries what the graph adds: ``provenance``, and ``quality`` and ``passed`` when set; an
+expression's own properties are extra fields. (Superseded expressions are not exported.)
 
 Expressions without a lang, and those of scenes known only by id, go in a bare scene record
 (id and expressions only), so the loader gives them no lang of its own. Limits of the shapes:
@@ -21,10 +21,10 @@ from typing import Any, Iterator
 
 import orjson
 
-from ...models import COMPONENT_KINDS, Expression
+from ...models import COMPONENT_KINDS
 from ...text import canonical_json
 from . import JsonLinesFormat, Part
-from ..selection import SceneView
+from ..selection import ExpressionRow, SceneView
 
 PAIR_FORMS = {"text": "text_human", "symbolic": "text_alt"}
 VOICE = ("style", "target", "register", "tone", "lang")
@@ -38,15 +38,15 @@ class RecordsFormat(JsonLinesFormat):
         self.bound_to_one_scene = 0
 
     def lines(self, part: Part) -> list[bytes]:
-        here = {view.scene.id for view in part.scenes}
-        by_scene: dict[str, list[Expression]] = {}
+        here = {view.id for view in part.scenes}
+        by_scene: dict[str, list[ExpressionRow]] = {}
         for expr in part.expressions:
             home = next(sid for sid in expr.scene_ids if sid in here)
             by_scene.setdefault(home, []).append(expr)
             self.bound_to_one_scene += len(expr.scene_ids) > 1
         return [orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
                 for view in part.scenes
-                for record in scene_records(view, by_scene.get(view.scene.id, []))]
+                for record in scene_records(view, by_scene.get(view.id, []))]
 
     def close(self):
         if self.bound_to_one_scene:
@@ -56,7 +56,7 @@ class RecordsFormat(JsonLinesFormat):
         return super().close()
 
 
-def scene_records(view: SceneView, expressions: list[Expression]) -> Iterator[dict[str, Any]]:
+def scene_records(view: SceneView, expressions: list[ExpressionRow]) -> Iterator[dict[str, Any]]:
     """The scene record (unless the scene is only a reference) and its pair records."""
     paired = [e for e in expressions if _pairable(e, view)]
     # The loader gives an expression without a lang its scene record's lang; a bare record
@@ -66,41 +66,40 @@ def scene_records(view: SceneView, expressions: list[Expression]) -> Iterator[di
     if view.defined:
         yield scene_record(view, rest)
     if bare:
-        yield {"id": view.scene.id, "expressions": [expression_item(e) for e in bare]}
+        yield {"id": view.id, "expressions": [expression_item(e) for e in bare]}
     yield from pair_records(view, paired)
 
 
-def _pairable(expr: Expression, view: SceneView) -> bool:
+def _pairable(expr: ExpressionRow, view: SceneView) -> bool:
     """A pair record states its scene's lang, so it can only carry an expression in that lang."""
     return expr.form in PAIR_FORMS and len(expr.scene_ids) == 1 and view.defined \
-        and expr.lang is not None and expr.lang == view.scene.lang
+        and expr.lang is not None and expr.lang == view.lang
 
 
-def scene_record(view: SceneView, expressions: list[Expression]) -> dict[str, Any]:
-    scene = view.scene
-    record: dict[str, Any] = {"id": scene.id}
+def scene_record(view: SceneView, expressions: list[ExpressionRow]) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": view.id}
     for name in ("title", "text", "lang"):
-        if getattr(scene, name) is not None:
-            record[name] = getattr(scene, name)
+        if getattr(view, name) is not None:
+            record[name] = getattr(view, name)
     record["components"] = components(view)
     for name in ("archetypes", "hyperlexemes", "parts", "leads_to"):
-        if getattr(scene, name):
-            record[name] = list(getattr(scene, name))
+        if getattr(view, name):
+            record[name] = list(getattr(view, name))
     if expressions:
         record["expressions"] = [expression_item(e) for e in expressions]
-    record.update(scene.props)
+    record.update(view.props)
     return record
 
 
 def components(view: SceneView, meta: bool = False) -> dict[str, list[str]]:
     """Component names by kind; with ``meta``, the archetypes too (the 6.5.1 way)."""
-    out = {kind: names for kind in COMPONENT_KINDS if (names := view.scene.component_names(kind))}
+    out = {kind: names for kind in COMPONENT_KINDS if (names := view.component_names(kind))}
     if meta:
-        out["meta"] = list(view.scene.archetypes)
+        out["meta"] = list(view.archetypes)
     return out
 
 
-def expression_item(expr: Expression) -> dict[str, Any]:
+def expression_item(expr: ExpressionRow) -> dict[str, Any]:
     """An expression inside a scene record."""
     item: dict[str, Any] = {"text": expr.text, "form": expr.form}
     item.update(_voice(expr))
@@ -108,16 +107,16 @@ def expression_item(expr: Expression) -> dict[str, Any]:
     return item
 
 
-def pair_records(view: SceneView, expressions: list[Expression]) -> Iterator[dict[str, Any]]:
+def pair_records(view: SceneView, expressions: list[ExpressionRow]) -> Iterator[dict[str, Any]]:
     """6.5.1 records: a text and a symbolic expression of one voice share a record."""
-    by_voice: dict[str, dict[str, list[Expression]]] = {}
+    by_voice: dict[str, dict[str, list[ExpressionRow]]] = {}
     for expr in sorted(expressions, key=lambda e: e.id):
         key = canonical_json([_voice(expr), _graph_fields(expr)])
         by_voice.setdefault(key, {}).setdefault(expr.form, []).append(expr)
     for forms in by_voice.values():
         for text, alt in zip_longest(forms.get("text", []), forms.get("symbolic", [])):
             first = text or alt
-            record: dict[str, Any] = {"scene": view.scene.id,
+            record: dict[str, Any] = {"scene": view.id,
                                       "components": components(view, meta=True)}
             if text:
                 record["text_human"] = text.text
@@ -128,13 +127,13 @@ def pair_records(view: SceneView, expressions: list[Expression]) -> Iterator[dic
             yield record
 
 
-def _voice(expr: Expression) -> dict[str, Any]:
+def _voice(expr: ExpressionRow) -> dict[str, Any]:
     out = {name: getattr(expr, name) for name in VOICE if getattr(expr, name) is not None}
     out.update(expr.props)
     return out
 
 
-def _graph_fields(expr: Expression) -> dict[str, Any]:
+def _graph_fields(expr: ExpressionRow) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if expr.provenance:
         out["provenance"] = expr.provenance
@@ -142,6 +141,4 @@ def _graph_fields(expr: Expression) -> dict[str, Any]:
         out["quality"] = expr.quality
     if expr.passed is not None:
         out["passed"] = expr.passed
-    if expr.status != "active":
-        out["status"] = expr.status
     return out
