@@ -111,9 +111,9 @@ def show_summary(report) -> None:
             ("registers", *c.registers)],
             title=f"compression: diversity kept {_pct(c.diversity)}, distinct-2 "
                   f"{_pct(c.distinct_2)}")
-    for line in report.notes + [f"report: {path}" for path in
-                                filter(None, [report.report_file,
-                                              report.compression and report.compression.file])]:
+    files = [("report", report.report_file),
+             ("compressed selection", report.compression and report.compression.file)]
+    for line in report.notes + [f"{what}: {path}" for what, path in files if path]:
         console.print(line, markup=False, highlight=False)
 
 
