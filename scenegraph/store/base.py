@@ -80,54 +80,64 @@ class Store(ABC):
         return self.run("MATCH (s:Scene) RETURN s.id ORDER BY s.id").column()
 
     def scenes(self, ids: Iterable[str] | None = None) -> Iterator[Scene]:
-        """Full scenes (components, archetypes, hyperlexemes, parts, links), in batches."""
-        all_ids = sorted(set(ids)) if ids is not None else self.scene_ids()
+        """Full scenes (components, archetypes, hyperlexemes, parts, links), sorted by id.
+
+        All scenes are read with one query per relationship type (a scan each); given ids are
+        read in batches anchored on those ids.
+        """
+        if ids is None:
+            yield from self._scene_batch(None)
+            return
+        all_ids = sorted(set(ids))
         for start in range(0, len(all_ids), FETCH_BATCH):
             yield from self._scene_batch(all_ids[start:start + FETCH_BATCH])
 
     def scene(self, scene_id: str) -> Scene | None:
         return next(iter(self._scene_batch([scene_id])), None)
 
-    def _scene_batch(self, ids: list[str]) -> list[Scene]:
-        rows = self.run(
-            "UNWIND $ids AS sid MATCH (s:Scene {id: sid}) RETURN s.id, s.title, s.text, s.lang, "
-            "s.depth, s.root, s.props", {"ids": ids}).rows
+    def _scene_batch(self, ids: list[str] | None) -> list[Scene]:
+        rows = self._scoped("MATCH (s:Scene{S}) RETURN s.id, s.title, s.text, s.lang, s.depth, "
+                            "s.root, s.props", ids)
         scenes = {r[0]: Scene(id=r[0], title=r[1], text=r[2], lang=r[3], depth=r[4], root=r[5],
                               props=json.loads(r[6]) if r[6] else {}) for r in rows}
-        for sid, kind, name in self._edges(ids, "MATCH (s:Scene {id: sid})-[:HAS]->(c:Component) "
-                                                "RETURN s.id, c.kind, c.name"):
+        for sid, kind, name in self._scoped(
+                "MATCH (s:Scene{S})-[:HAS]->(c:Component) RETURN s.id, c.kind, c.name", ids):
             scenes[sid].components.append(Component(kind=kind, name=name))
         for field, query in (
-            ("archetypes", "MATCH (s:Scene {id: sid})-[:EVOKES]->(a:Archetype) RETURN s.id, a.name"),
-            ("hyperlexemes", "MATCH (h:Hyperlexeme)-[:NAMES]->(s:Scene {id: sid}) RETURN s.id, h.form"),
-            ("parts", "MATCH (s:Scene {id: sid})-[:CONTAINS]->(p:Scene) RETURN s.id, p.id"),
-            ("leads_to", "MATCH (s:Scene {id: sid})-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"),
+            ("archetypes", "MATCH (s:Scene{S})-[:EVOKES]->(a:Archetype) RETURN s.id, a.name"),
+            ("hyperlexemes", "MATCH (h:Hyperlexeme)-[:NAMES]->(s:Scene{S}) RETURN s.id, h.form"),
+            ("parts", "MATCH (s:Scene{S})-[:CONTAINS]->(p:Scene) RETURN s.id, p.id"),
+            ("leads_to", "MATCH (s:Scene{S})-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"),
         ):
-            for sid, value in self._edges(ids, query):
+            for sid, value in self._scoped(query, ids):
                 getattr(scenes[sid], field).append(value)
         for scene in scenes.values():
             scene.components.sort(key=lambda c: (c.kind, c.name))
             for field in ("archetypes", "hyperlexemes", "parts", "leads_to"):
                 getattr(scene, field).sort()
-        return [scenes[i] for i in ids if i in scenes]
+        return [scenes[i] for i in (sorted(scenes) if ids is None else ids) if i in scenes]
 
-    def _edges(self, ids: list[str], match_return: str) -> list[list[Any]]:
-        return self.run("UNWIND $ids AS sid " + match_return, {"ids": ids}).rows
+    def _scoped(self, query: str, ids: list[str] | None,
+                params: dict[str, Any] | None = None) -> list[list[Any]]:
+        """Run ``query`` with its scene pattern ``(s:Scene{S})`` bound to no id (every scene),
+        one id (an index lookup), or a list of ids (UNWIND)."""
+        params = dict(params or {})
+        if ids is None:
+            return self.run(query.replace("{S}", ""), params).rows
+        if len(ids) == 1:
+            return self.run(query.replace("{S}", " {id: $sid}"), {**params, "sid": ids[0]}).rows
+        return self.run("UNWIND $ids AS sid " + query.replace("{S}", " {id: sid}"),
+                        {**params, "ids": ids}).rows
 
     def expressions(self, scene_ids: Iterable[str] | None = None,
                     status: str | None = "active") -> list[Expression]:
         """Expressions of the given scenes (all scenes when None), active ones by default."""
         where = "WHERE e.status = $status" if status else ""
-        columns = "e.id, e.text, e.form, e.style, e.register, e.tone, e.target, e.lang, " \
-                  "e.provenance, e.props, e.quality, e.passed, e.status, s.id"
-        if scene_ids is None:
-            query = f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene) {where} RETURN {columns}"
-            rows = self.run(query, {"status": status} if status else {}).rows
-        else:
-            query = f"UNWIND $ids AS sid MATCH (e:Expression)-[:EXPRESSES]->(s:Scene {{id: sid}}) " \
-                    f"{where} RETURN {columns}"
-            params = {"ids": sorted(set(scene_ids)), **({"status": status} if status else {})}
-            rows = self.run(query, params).rows
+        ids = None if scene_ids is None else sorted(set(scene_ids))
+        rows = self._scoped(
+            f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene{{S}}) {where} RETURN e.id, e.text, "
+            "e.form, e.style, e.register, e.tone, e.target, e.lang, e.provenance, e.props, "
+            "e.quality, e.passed, e.status, s.id", ids, {"status": status} if status else {})
         by_id: dict[str, Expression] = {}
         for r in rows:
             if r[0] in by_id:
@@ -149,8 +159,8 @@ class Store(ABC):
         """The scene and all its sub-scenes to any depth, breadth first."""
         seen, frontier = [scene_id], [scene_id]
         while frontier:
-            rows = self._edges(frontier, "MATCH (s:Scene {id: sid})-[:CONTAINS]->(c:Scene) "
-                                         "RETURN c.id ORDER BY c.id")
+            rows = self._scoped("MATCH (s:Scene{S})-[:CONTAINS]->(c:Scene) RETURN c.id ORDER BY c.id",
+                                frontier)
             frontier = [row[0] for row in rows if row[0] not in seen]
             seen.extend(frontier)
         return seen
