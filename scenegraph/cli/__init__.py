@@ -70,4 +70,4 @@ def main() -> None:
 
 
 # Command modules: importing one adds its commands to `cli`.
-from . import graph, demo, embed  # noqa: E402,F401
+from . import graph, demo, serve, embed, generate, export, check  # noqa: E402,F401
