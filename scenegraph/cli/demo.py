@@ -1,4 +1,4 @@
-"""`scenegraph demo`: the whole path on the bundled seeds."""
+"""`scenegraph demo`: the whole path on the bundled seeds, one command after another."""
 
 from __future__ import annotations
 
@@ -6,28 +6,43 @@ from pathlib import Path
 
 import click
 
-from ..output import console, print_table
-from . import cli, open_for
+from ..output import console
+from . import check, cli, embed, export, generate, graph
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "corpus"
+DEMO_SCENE = "Δ101"  # an English scene with a near-paraphrase twin (Δ102)
+
+
+def _step(title: str) -> None:
+    console.rule(title, style="cyan")
 
 
 @cli.command()
 @click.option("--seeds", type=click.Path(exists=True), default=str(SEEDS), show_default=True,
               help="Corpus to load.")
+@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True,
+              help="Folder for the check report and the exported dataset.")
 @click.pass_context
-def demo(ctx: click.Context, seeds: str) -> None:
-    """The whole path on the bundled seeds: init, load, stats.
+def demo(ctx: click.Context, seeds: str, out: str) -> None:
+    """The whole path on the bundled seeds, offline: load, embed, neighbours, generate with
+    the template provider (no model), check, export.
 
     \b
     Example:
-      scenegraph --store /tmp/demo-graph demo
+      scenegraph --store /tmp/demo-graph demo --out /tmp/demo-out
     """
-    from ..load import load_corpus
-
-    store = open_for(ctx)
-    store.init_schema()
-    report = load_corpus(store, [seeds])
-    console.print(f"loaded {report.records} records: {report.scenes} scenes, "
-                  f"{report.expressions} expressions into {ctx.obj}", markup=False)
-    print_table(["label or type", "count"], report.counts.items(), title="graph")
+    _step("load the seeds")
+    ctx.invoke(graph.load, paths=(seeds,))
+    _step("embed scenes and expressions")
+    ctx.invoke(embed.embed)
+    _step(f"neighbours of {DEMO_SCENE}, by meaning and by structure")
+    ctx.invoke(embed.neighbours, scene_id=DEMO_SCENE, k=5, by="both")
+    _step("generate with the offline template provider")
+    ctx.invoke(generate.generate, provider="template", registers="poetry,logic")
+    _step("check the four rules")
+    ctx.invoke(check.check, out_dir=Path(out) / "check")
+    _step("export the training set")
+    ctx.invoke(export.export, out=str(Path(out) / "demo-dataset"),
+               directions="forward,reverse,transfer", force=True)
+    console.print(f"dataset written to {Path(out) / 'demo-dataset'}; report at "
+                  f"{Path(out) / 'check' / 'report.html'}", markup=False)
