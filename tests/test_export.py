@@ -460,3 +460,24 @@ def test_records_keep_the_source_record_shape(exported):
     assert twin["text_alt"] == source["text_alt"] and twin["style"] == source["style"]
     assert set(twin["components"]["meta"]) == set(source["components"]["meta"])
     assert twin["components"]["agent"] == [source["components"]["agent"]]
+
+
+# -- both stores --------------------------------------------------------------------------
+
+
+@pytest.mark.neo4j
+def test_neo4j_and_the_embedded_store_export_the_same_bytes(seeded_store, neo4j_store, tmp_path):
+    load_corpus(neo4j_store, [SEEDS])
+    for name, options in {
+        "all": ExportOptions(directions=ALL_DIRECTIONS),
+        "some": ExportOptions(directions=ALL_DIRECTIONS, formats=["openai", "records"],
+                              select="MATCH (s:Scene)-[:EVOKES]->(:Archetype {name: 'порог'}) "
+                                     "RETURN s", scene_ids=["Δ101"], by_style=True),
+    }.items():
+        embedded = export_dataset(seeded_store, tmp_path / f"{name}-embedded", options)
+        server = export_dataset(neo4j_store, tmp_path / f"{name}-neo4j", options)
+        assert server.source["dialect"] == "neo4j"
+        assert server.model_dump(exclude={"source"}) == embedded.model_dump(exclude={"source"})
+        for entry in embedded.files:
+            assert (tmp_path / f"{name}-neo4j" / entry.path).read_bytes() == \
+                (tmp_path / f"{name}-embedded" / entry.path).read_bytes(), entry.path

@@ -6,11 +6,13 @@ shares an expression with, so a split never cuts through one. It holds ids only.
 ``read_chunks`` then pages through the selected scenes a few thousand at a time, in an order the
 seed draws, with their context and their eligible expressions; nothing else is held.
 
-Every per-chunk query binds its scenes as ``s.id >= $first AND s.id <= $last AND s.id IN
-$ids``: LadybugDB runs that as a bounded scan joined along adjacency lists, 10–30 times faster
-than ``UNWIND $ids … MATCH ({id: sid})`` on large relationship tables (the UNWIND form joins
-against a scan of the whole table), and Neo4j answers it from its index. The queries are plain
-Cypher both stores speak.
+On LadybugDB every per-chunk query binds its scenes as ``s.id >= $first AND s.id <= $last``
+(plus ``AND s.id IN $ids`` unless the window holds every scene in that range): it runs that as a
+bounded scan joined along adjacency lists, 10–30 times faster than ``UNWIND $ids … MATCH ({id:
+sid})`` on large relationship tables (the UNWIND form joins against a scan of the whole table).
+Its strings sort by code point, as Python's do. Neo4j gets ``s.id IN $ids`` alone: its index
+answers that, and it sorts strings by UTF-16 unit, so a range could disagree with the window.
+The queries are plain Cypher both stores speak.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ CHUNK_SCENES = 2_000
 SHOWN = 5
 IN_RANGE = "MATCH (s:Scene) WHERE s.id >= $first AND s.id <= $last "
 IN_WINDOW = IN_RANGE + "AND s.id IN $ids "
+IN_LIST = "MATCH (s:Scene) WHERE s.id IN $ids "
 
 
 @dataclass
@@ -227,12 +230,16 @@ def _union_roots(root_of: dict[str, str], shared: dict[str, list[str]]) -> dict[
 def _in_windows(store: Store, tail: str, ids: Iterable[str], size: int = CHUNK_SCENES,
                 dense: bool = False, **params: Any) -> Iterator[list[Any]]:
     """Rows of ``tail`` for ``ids`` (bound as ``s``), ``size`` ids per query. ``dense``: the
-    ids are every scene between the first and the last, so the range alone says which."""
+    ids are every scene between the first and the last, so on LadybugDB the range alone says
+    which (see the module's docstring)."""
     ids = sorted(ids)
+    ranged = store.dialect == "ladybug"
     for start in range(0, len(ids), max(size, 1)):
         window = ids[start:start + size]
         bounds = {"first": window[0], "last": window[-1]}
-        if dense:
+        if not ranged:
+            yield from store.run(IN_LIST + tail, {"ids": window, **params}).rows
+        elif dense:
             yield from store.run(IN_RANGE + tail, {**bounds, **params}).rows
         else:
             yield from store.run(IN_WINDOW + tail, {**bounds, "ids": window, **params}).rows
@@ -309,9 +316,9 @@ def _expressions(store: Store, scene_ids: list[str], options: ExportOptions, den
     for r in _in_windows(store, tail, scene_ids, size=len(scene_ids), dense=dense):
         if r[0] == "superseded" or (r[1] is False and not failed_too):
             continue
+        props, quality = (_loads(r[12]), _loads(r[13]) or None) if full else ({}, None)
         yield ExpressionRow(r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], _loads(r[11]),
-                            _loads(r[12]) if full else {}, (_loads(r[13]) or None) if full else None,
-                            r[1], [r[2]])
+                            props, quality, r[1], [r[2]])
 
 
 SCENE_PARTS = {
