@@ -59,7 +59,19 @@ class _Record(BaseModel):
         return dict(self.model_extra or {})
 
 
-class ExpressionIn(_Record):
+class _GraphFields(BaseModel):
+    """What the graph adds to an expression; an exported corpus carries it back in."""
+
+    provenance: dict[str, Any] | None = None
+    quality: dict[str, Any] | None = None
+    passed: bool | None = None
+
+    def graph_fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("provenance", "quality", "passed")
+                if getattr(self, k) is not None}
+
+
+class ExpressionIn(_Record, _GraphFields):
     text: Text
     form: Form = "text"
     style: Name | None = None
@@ -93,8 +105,8 @@ class ComponentsIn(BaseModel):
                 for kind in COMPONENT_KINDS for name in dict.fromkeys(getattr(self, kind))]
 
 
-class PairRecord(_Record):
-    """The 6.5.1 record."""
+class PairRecord(_Record, _GraphFields):
+    """The 6.5.1 record (``provenance``, ``quality``, ``passed`` apply to both its texts)."""
 
     scene: Name
     components: ComponentsIn = Field(default_factory=ComponentsIn)
@@ -520,8 +532,9 @@ def _file_name(path: str) -> str:
 def _expression(scene: Scene, source: Where, text: str, **values: Any) -> Expression:
     values = {k: v for k, v in values.items() if v is not None}
     values.setdefault("lang", guess_lang(text) or scene.lang)
-    provenance = {"source": "corpus", "file": _file_name(source.file), "line": source.line}
-    return Expression(scene_ids=[scene.id], text=text, provenance=provenance, **values)
+    values.setdefault("provenance", {"source": "corpus", "file": _file_name(source.file),
+                                     "line": source.line})
+    return Expression(scene_ids=[scene.id], text=text, **values)
 
 
 def _from_pair(record: PairRecord, where, path, definitions, expressions, references, problems):
@@ -533,7 +546,8 @@ def _from_pair(record: PairRecord, where, path, definitions, expressions, refere
         fields.add("archetypes")
     definitions.append(_Definition(scene, fields, where, path))
     voice = dict(style=record.style, register=record.register, tone=record.tone,
-                 target=record.target, lang=record.lang, props=record.extras())
+                 target=record.target, lang=record.lang, props=record.extras(),
+                 **record.graph_fields())
     if record.text_human:
         expressions.append(_expression(scene, where, record.text_human, form="text", **voice))
     if record.text_alt:
@@ -552,7 +566,7 @@ def _from_hyperlexeme(record: HyperlexemeRecord, where, path, definitions, expre
 
 def _voice(expr: ExpressionIn) -> dict[str, Any]:
     return dict(form=expr.form, style=expr.style, register=expr.register, tone=expr.tone,
-                target=expr.target, lang=expr.lang, props=expr.extras())
+                target=expr.target, lang=expr.lang, props=expr.extras(), **expr.graph_fields())
 
 
 def _from_scene(record: SceneRecord, where, path, definitions, expressions, references, problems):

@@ -62,12 +62,26 @@ def load_corpus(store: Store, paths: Iterable[str | Path], *, skip_bad: bool = F
     if builder.records == 0 and not rejects:
         raise CorpusError([f"{', '.join(map(str, files)) or 'no files given'}: no records to load"])
     corpus = builder.corpus
-    store.upsert(corpus.batch(), progress)
+    batch = corpus.batch()
+    _keep_needed_replacements(store, batch)
+    store.upsert(batch, progress)
     store.recompute_fractal()
     written = _write_rejects(rejects, rejects_file) if rejects else None
     return LoadReport(files=len(files), records=builder.records, scenes=len(corpus.scenes),
                       expressions=len(corpus.expressions), rejected=len(rejects),
                       rejects_file=written, counts=store.counts())
+
+
+def _keep_needed_replacements(store: Store, batch) -> None:
+    """Drop the stale-edge pass for scenes that cannot have stale edges: new ones, and ones
+    whose stored content hash (components and archetypes included) is unchanged."""
+    new_hash = {row["id"]: row["content_hash"] for row in batch.node_rows("Scene")}
+    ids = sorted(batch.replace.get("HAS", {}))
+    stored = dict(store.run("UNWIND $ids AS sid MATCH (s:Scene {id: sid}) "
+                            "RETURN s.id, s.content_hash", {"ids": ids}).rows) if ids else {}
+    for edges in batch.replace.values():
+        for scene_id in [s for s in edges if stored.get(s) in (None, new_hash.get(s))]:
+            del edges[scene_id]
 
 
 def _summary(problems: list[str]) -> list[str]:

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from conftest import SEEDS
-from scenegraph.corpus import PairRecord
 from scenegraph.errors import ConfigError, StoreError
 from scenegraph.export import ExportOptions, Manifest, export_dataset
 from scenegraph.load import load_corpus
@@ -23,8 +22,6 @@ datasets = pytest.importorskip("datasets")
 datasets.disable_progress_bars()
 
 ALL_DIRECTIONS = ["forward", "reverse", "transfer"]
-# What the loader can read back of the fields the graph adds to an expression.
-LOADER_KEEPS_GRAPH_FIELDS = "provenance" in PairRecord.model_fields
 
 
 @pytest.fixture(scope="module")
@@ -411,13 +408,11 @@ def test_zstd_compression_loads_and_holds_the_same_rows(seeded_store, exported, 
 # -- records: the corpus leaves and comes back --------------------------------------------
 
 
-def graph_snapshot(store, leave_out: dict[str, set[str]] | None = None) -> dict[str, list]:
+def graph_snapshot(store) -> dict[str, list]:
     """Every node with every property and every relationship with its properties, sorted."""
-    leave_out = leave_out or {}
     out = {}
     for label, table in schema().nodes.items():
-        columns = [c for c in table.columns if c not in leave_out.get(label, set())]
-        rows = store.run(f"MATCH (n:{label}) RETURN " + ", ".join(f"n.{c}" for c in columns)).rows
+        rows = store.run(f"MATCH (n:{label}) RETURN " + ", ".join(f"n.{c}" for c in table.columns)).rows
         out[label] = sorted(rows, key=repr)
     for rel_type, rel in schema().rels.items():
         src, dst = schema().key_of(rel.source), schema().key_of(rel.target)
@@ -438,15 +433,6 @@ def reloaded(seeded_store, tmp_path_factory):
     store.close()
 
 
-def test_records_bring_back_every_node_relationship_and_scene_property(seeded_store, reloaded):
-    # Expression provenance comes back only where the loader reads it (see the next test);
-    # with a loader that does not, the field lands among the expression's own properties.
-    leave_out = {} if LOADER_KEEPS_GRAPH_FIELDS else {"Expression": {"provenance", "props"}}
-    assert graph_snapshot(reloaded, leave_out) == graph_snapshot(seeded_store, leave_out)
-
-
-@pytest.mark.xfail(not LOADER_KEEPS_GRAPH_FIELDS, strict=True,
-                   reason="the corpus loader does not read provenance/quality/passed/status yet")
 def test_records_bring_back_the_whole_graph_including_provenance(seeded_store, reloaded):
     assert graph_snapshot(reloaded) == graph_snapshot(seeded_store)
 
