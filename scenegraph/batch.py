@@ -87,11 +87,8 @@ class GraphBatch:
             self.rel("EXPRESSES", expr.id, scene_id)
 
     @classmethod
-    def of(cls, scenes: Iterable[Scene] = (), expressions: Iterable[Expression] = (),
-           references: Iterable[str] = ()) -> "GraphBatch":
+    def of(cls, scenes: Iterable[Scene] = (), expressions: Iterable[Expression] = ()) -> "GraphBatch":
         batch = cls()
-        for scene_id in references:
-            batch.node("Scene", id=scene_id)
         for scene in scenes:
             batch.add_scene(scene)
         for expr in expressions:

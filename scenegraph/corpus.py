@@ -101,7 +101,8 @@ class ComponentsIn(BaseModel):
         return data
 
     def components(self) -> list[Component]:
-        return [Component(kind=kind, name=name)
+        # Kinds and names are validated and normalised above; no need to validate again.
+        return [Component.model_construct(kind=kind, name=name)
                 for kind in COMPONENT_KINDS for name in dict.fromkeys(getattr(self, kind))]
 
 
@@ -367,8 +368,11 @@ class Corpus:
 
         for scene in self.scenes.values():
             scene.depth, scene.root = fractal_place(scene.id, self.parents)
-        referenced = sorted(self.references - self.scenes.keys())
-        return GraphBatch.of(self.scenes.values(), self.expressions.values(), referenced)
+        batch = GraphBatch.of(self.scenes.values(), self.expressions.values())
+        for scene_id in sorted(self.references - self.scenes.keys()):
+            depth, root = fractal_place(scene_id, self.parents)
+            batch.node("Scene", id=scene_id, depth=depth, root=root)
+        return batch
 
 
 class CorpusBuilder:

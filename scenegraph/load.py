@@ -48,6 +48,7 @@ def load_corpus(store: Store, paths: Iterable[str | Path], *, skip_bad: bool = F
     """
     files = corpus_files(paths)
     store.init_schema()
+    was_empty = not store.run("MATCH (s:Scene) RETURN s.id LIMIT 1").rows
     builder = CorpusBuilder(parents={child: parent for parent, child in store.contains_edges()})
     rejects: list[Reject] = []
     for path in files:
@@ -65,7 +66,8 @@ def load_corpus(store: Store, paths: Iterable[str | Path], *, skip_bad: bool = F
     batch = corpus.batch()
     _keep_needed_replacements(store, batch)
     store.upsert(batch, progress)
-    store.recompute_fractal()
+    if not was_empty:  # sub-trees already stored may have moved; a fresh load placed them all
+        store.recompute_fractal()
     written = _write_rejects(rejects, rejects_file) if rejects else None
     return LoadReport(files=len(files), records=builder.records, scenes=len(corpus.scenes),
                       expressions=len(corpus.expressions), rejected=len(rejects),
