@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from ..batch import GraphBatch
 from ..models import Expression
@@ -262,25 +262,12 @@ class Runner:
         return parse_outputs(completion.text, ask.keys, completion.finish_reason)
 
     async def _call(self, ask: Ask) -> Completion:
-        """One provider call with bounded retries, backoff with jitter and Retry-After."""
-        attempts = self.options.retries + 1
-        for attempt in range(attempts):
-            try:
-                async with asyncio.timeout(self.options.timeout_s):
-                    return await self.provider.complete(ask)
-            except TimeoutError:
-                problem = Retryable(f"no answer within {self.options.timeout_s:g} s")
-            except Retryable as exc:
-                problem = exc
-            except Rejected as exc:
-                raise GaveUp(str(exc)) from None
-            if attempt + 1 == attempts:
-                raise GaveUp(f"{problem} (gave up after {attempts} attempts)")
-            delay = backoff_delay(attempt, self.options.backoff_s, problem.retry_after, self.rng)
-            log.info("retrying %s of %s in %.2f s: %s", ask.keys, ask.subject.scene_ids, delay,
+        async def wait(seconds: float, problem: Exception) -> None:
+            log.info("retrying %s of %s in %.2f s: %s", ask.keys, ask.subject.scene_ids, seconds,
                      problem)
-            await self._wait(delay)
-        raise AssertionError("unreachable")
+            await self._wait(seconds)
+
+        return await call_with_retries(self.provider, ask, self.options, self.rng, wait)
 
     async def _wait(self, seconds: float) -> None:
         self.retrying += 1
@@ -408,6 +395,32 @@ class Runner:
             phase=phase, total=r.pending, done=r.recovered + self.answered, failed=r.failed,
             retrying=self.retrying, tokens=r.prompt_tokens + r.completion_tokens, stale=r.stale,
             already_done=r.already_done))
+
+
+async def call_with_retries(provider: Provider, ask: Ask, options: Any, rng: random.Random,
+                            wait: Callable[[float, Exception], Awaitable[None]] | None = None
+                            ) -> Completion:
+    """One provider call with bounded retries, backoff with jitter and Retry-After.
+
+    ``options`` carries ``retries``, ``timeout_s`` and ``backoff_s``. Raises ``GaveUp`` when
+    the provider rejects the request or every attempt failed.
+    """
+    attempts = options.retries + 1
+    for attempt in range(attempts):
+        try:
+            async with asyncio.timeout(options.timeout_s):
+                return await provider.complete(ask)
+        except TimeoutError:
+            problem = Retryable(f"no answer within {options.timeout_s:g} s")
+        except Retryable as exc:
+            problem = exc
+        except Rejected as exc:
+            raise GaveUp(str(exc)) from None
+        if attempt + 1 == attempts:
+            raise GaveUp(f"{problem} (gave up after {attempts} attempts)")
+        delay = backoff_delay(attempt, options.backoff_s, problem.retry_after, rng)
+        await (wait(delay, problem) if wait else asyncio.sleep(delay))
+    raise AssertionError("unreachable")
 
 
 def backoff_delay(attempt: int, base_s: float, retry_after: float | None,

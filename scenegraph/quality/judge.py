@@ -24,8 +24,8 @@ from ..generation.options import GenerateOptions
 from ..generation.parse import parse_outputs
 from ..generation.plan import Subject
 from ..generation.prompts import Prompts, keys_line
-from ..generation.providers import Ask, Completion, Provider, Rejected, Retryable, make_provider
-from ..generation.run import backoff_delay
+from ..generation.providers import Ask, Provider, make_provider
+from ..generation.run import GaveUp, call_with_retries
 from ..models import COMPONENT_KINDS, Expression, Scene
 from ..store.base import Store
 from ..text import content_hash
@@ -76,8 +76,8 @@ class JudgeRun:
         expr = case.expression
         ask = Ask(Subject(tuple(expr.scene_ids), {}, expr.lang), [], self.messages(case))
         try:
-            completion = await self._call(ask)
-        except (Rejected, Retryable) as exc:
+            completion = await call_with_retries(self.provider, ask, self.options, self.rng)
+        except GaveUp as exc:
             self.summary.failed += 1
             return {"error": str(exc)}
         self.summary.requested += 1
@@ -86,23 +86,6 @@ class JudgeRun:
         payload = read_answer(completion.text)
         self.journal.record_judgement(case.key, expr.id, self.provider.model, payload)
         return payload
-
-    async def _call(self, ask: Ask) -> Completion:
-        attempts = self.options.retries + 1
-        for attempt in range(attempts):
-            try:
-                async with asyncio.timeout(self.options.timeout_s):
-                    return await self.provider.complete(ask)
-            except TimeoutError:
-                problem = Retryable(f"no answer within {self.options.timeout_s:g} s")
-            except Retryable as exc:
-                problem = exc
-            if attempt + 1 == attempts:
-                raise Retryable(f"{problem} (gave up after {attempts} attempts)")
-            await asyncio.sleep(backoff_delay(attempt, self.options.backoff_s,
-                                              problem.retry_after, self.rng))
-        raise AssertionError("unreachable")
-
 
 def read_answer(text: str) -> dict[str, Any]:
     """Scores (0..1) and reasons per rule from the judge's answer; unreadable rules are left out."""
