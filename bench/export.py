@@ -11,7 +11,8 @@ trees of five, four components, two archetypes and a hyperlexeme each), written 
   with the same prompt functions, one `orjson.dumps` per line into one file.
 
 Both must hold the same lines (checked by an order-independent digest). Printed: pairs/s of
-each, the ratio ours/raw (target ≥ 0.7) and each process's peak RSS (target ≤ 1 GiB).
+each (best of --repeat runs), the ratio ours/raw (target ≥ 0.7), the same ratio in CPU time
+(steadier on a shared machine), and each process's own peak RSS (target ≤ 1 GiB).
 
     .venv/bin/python bench/export.py                    # 1,000,000 pairs
     .venv/bin/python bench/export.py --pairs 100000 --repeat 2
