@@ -63,7 +63,8 @@ def _options(**values):
 @click.option("--seed", default=0, show_default=True, help="Seed of the split and row order.")
 @click.option("--by-style", is_flag=True, help="One dataset per style (one adapter per role).")
 @click.option("--max-per-cell", type=click.IntRange(min=1),
-              help="At most N pairs per direction × style × register × tone.")
+              help="At most N pairs per direction × style × register × tone, shared out "
+                   "over the splits by their ratios; which pairs stay depends on --seed.")
 @click.option("--compress", type=click.Choice(["none", "zstd"]), default="none",
               show_default=True, help="zstd: JSONL as .jsonl.zst, Parquet zstd-compressed.")
 @click.option("--name", default="scenegraph", show_default=True,

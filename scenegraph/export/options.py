@@ -24,6 +24,8 @@ class ExportOptions(BaseModel):
     expression each pair is about (the answer of forward and transfer pairs, the question of
     reverse ones). Expressions whose checks failed (``passed`` false) are left out unless
     ``include_failed``; unchecked ones (``passed`` None) are kept; superseded ones never go.
+    ``max_per_cell`` caps the pairs of each direction × style × register × tone, shared out over
+    the splits by their ratios. ``overwrite`` replaces a non-empty output folder.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
