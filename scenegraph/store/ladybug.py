@@ -22,6 +22,9 @@ from ..schema import CYPHER_DIR, schema, statements
 from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
 
 DB_FILE = "graph.lbug"
+_SCALAR_TYPES = frozenset({"STRING", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32",
+                           "DOUBLE", "FLOAT", "BOOL", "BOOLEAN", "DATE", "TIMESTAMP", "INTERVAL",
+                           "SERIAL", "UUID", "BLOB", "DECIMAL", "ANY"})
 WRITE_BATCH = 5_000
 
 
@@ -68,8 +71,14 @@ class LadybugStore(Store):
         except RuntimeError as exc:
             raise StoreError(f"query failed: {exc}") from exc
         columns = result.get_column_names()
-        rows = [[_plain(v) for v in row] for row in result.get_all()]
-        return QueryResult(columns=columns, rows=rows)
+        rows = result.get_all()
+        # Only nodes, relationships, paths and containers need converting; scalars stay as they are.
+        nested = [i for i, kind in enumerate(result.get_column_data_types())
+                  if kind not in _SCALAR_TYPES]
+        for row in rows if nested else ():
+            for i in nested:
+                row[i] = _plain(row[i])
+        return QueryResult.model_construct(columns=columns, rows=rows)
 
     def run(self, cypher: str, params: dict[str, Any] | None = None, *,
             write: bool = False) -> QueryResult:
