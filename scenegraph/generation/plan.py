@@ -12,6 +12,7 @@ slot (style, register, tone, form, target). Two hashes identify it:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ class Slot:
         return {"style": _name(self.style), "register": _name(self.register),
                 "tone": _name(self.tone), "form": self.form.name, "target": self.target}
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """The slot's label in a prompt's KEYS line, e.g. ``поэт/poetry/text``."""
         return "/".join(name for name in self.names().values() if name)

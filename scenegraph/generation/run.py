@@ -234,7 +234,8 @@ class Runner:
     async def _outcomes(self, subject: Subject, items: list[Item]) -> list[Outcome]:
         """Ask for the items' slots; re-ask once for what is missing; one outcome per item."""
         slots = [item.slot for item in items]
-        ask = Ask(subject, slots, self.prompts.messages(subject, slots))
+        messages = self.prompts.messages(subject, slots) if self.provider.reads_prompt else []
+        ask = Ask(subject, slots, messages)
         calls: list[Completion] = []
         try:
             parsed = await self._ask(ask, calls)
