@@ -11,9 +11,9 @@ Stages, each with the real library function on one store (embedded by default, N
   ``Embedder.embed`` on the same texts in one call;
 - generate: the offline template provider, ``--per-scene`` expressions per scene
   (styles × registers);
+- export: ``export_dataset`` in every direction (forward, reverse, transfer), ``--formats``;
 - check: ``run_checks`` embeds every expression, so at scale it runs on a sample store of the
-  first ``--check-scenes`` scenes of the same corpus (loaded and generated untimed);
-- export: ``export_dataset`` in every direction (forward, reverse, transfer), ``--formats``.
+  first ``--check-scenes`` scenes of the same corpus (loaded and generated untimed), last.
 
 Per stage: wall time, this process's peak RSS within the stage (VmHWM, reset before each stage)
 and the peak RSS of child processes (sampled; the Neo4j JVM). ``BENCH`` lines: one per stage in
@@ -206,14 +206,14 @@ def run_path(args, workdir: Path, opener: Callable[[Path], Store]) -> list[Stage
         with measured(stages, "generate") as stage:
             made = generate(store, generate_options(args.per_scene))
             stage.detail = f"{made.generated} expressions ({made.failed} failed)"
-        if args.check_scenes:
-            check_stage(corpus, workdir, min(args.check_scenes, args.scenes), args.per_scene,
-                        stages, opener)
         with measured(stages, "export") as stage:
             manifest = export_dataset(store, workdir / "export", ExportOptions(
                 directions=list(DIRECTIONS), formats=args.formats))
             stage.detail = (f"{manifest.counts.pairs} pairs "
                             f"({manifest.counts.by_direction}), {', '.join(args.formats)}")
+    if args.check_scenes:  # last: on Neo4j the sample store is the same database, emptied
+        check_stage(corpus, workdir, min(args.check_scenes, args.scenes), args.per_scene,
+                    stages, opener)
     return stages
 
 
