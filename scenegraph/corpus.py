@@ -299,17 +299,16 @@ def _json_element_lines(text: str) -> dict[tuple, list[int]]:
 
 
 def _yaml_records(name: str, text: str) -> Iterator[RawRecord]:
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        loader = yaml.SafeLoader(text)  # the reader already refuses control characters
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CorpusError([f"{name}:{line}: file: invalid YAML: {reason}"]) from exc
-    finally:
-        loader.dispose()
+        raise CorpusError([f"{name}:{_yaml_error_line(exc, text)}: file: invalid YAML: "
+                           f"{_yaml_error_reason(exc)}"]) from exc
     if node is None:
         raise CorpusError([f"{name}:1: file: empty file, no records"])
     if isinstance(node, yaml.SequenceNode):
@@ -322,6 +321,21 @@ def _yaml_records(name: str, text: str) -> Iterator[RawRecord]:
         pairs = [(data, node)]
     for item, item_node in pairs:
         yield RawRecord(item, Where(name, item_node.start_mark.line + 1, _yaml_lines(item_node)))
+
+
+def _yaml_error_line(exc: yaml.YAMLError, text: str) -> int:
+    if mark := getattr(exc, "problem_mark", None):
+        return mark.line + 1
+    if isinstance(exc, yaml.reader.ReaderError):
+        return text.count("\n", 0, exc.position) + 1
+    return 1
+
+
+def _yaml_error_reason(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return f"{exc.reason} (character #x{code:04x})"
+    return getattr(exc, "problem", None) or str(exc).splitlines()[0]
 
 
 def _yaml_lines(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:

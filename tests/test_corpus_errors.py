@@ -116,3 +116,10 @@ def test_skip_bad_loads_good_records_and_writes_reasons(store, tmp_path):
     assert [r["where"] for r in rows] == [f"{mixed}:2", f"{mixed}:3"]
     assert "invalid JSON" in rows[0]["problems"][0]
     assert rows[1]["record"]["scene"] == "Δ3"
+
+
+def test_control_character_in_yaml(store, tmp_path):
+    bad = tmp_path / "ctrl.yaml"
+    bad.write_text("- id: A\n- id: B\n  title: bad\x07char\n", encoding="utf-8")
+    expect_refused(store, [bad], "ctrl.yaml:3: file: invalid YAML: special characters are not "
+                                 "allowed (character #x0007)")
