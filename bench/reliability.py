@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10, help="Kill trials per stage.")
     parser.add_argument("--scenes", type=int, default=3000, help="Scenes in the corpus.")
     parser.add_argument("--generate-limit", type=int, default=500,
-                        help="Scenes expressed by `generate` (7 voices… as in the tests).")
+                        help="Scenes `generate` expresses (in 3 styles each).")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--stages", default=",".join(STAGES))
     args = parser.parse_args()
