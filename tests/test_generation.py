@@ -30,16 +30,6 @@ TEMPLATE = GenerateOptions(provider="template")
 STYLES = 7  # in seeds/defaults.yaml
 
 
-@pytest.fixture(scope="module")
-def seeded_folder(tmp_path_factory):
-    """A closed store folder with the seeds loaded, copied by each test that writes."""
-    folder = tmp_path_factory.mktemp("generation") / "seeded"
-    store = LadybugStore(folder)
-    load_corpus(store, [SEEDS])
-    store.close()
-    return folder
-
-
 @pytest.fixture
 def seeded(seeded_folder, tmp_path):
     """A writable embedded store with the seeds (a copy of the module's folder)."""

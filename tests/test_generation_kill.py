@@ -21,11 +21,10 @@ import time
 import pytest
 
 from chat_server import ChatServer
-from conftest import ROOT, SEEDS
+from conftest import ROOT
 from scenegraph.generation import GenerateOptions, generate
 from scenegraph.generation.journal import JOURNAL_FILE
 from scenegraph.generation.plan import select_scenes
-from scenegraph.load import load_corpus
 from scenegraph.store.ladybug import LadybugStore
 
 KEY = "sk-test-kill"
@@ -40,15 +39,6 @@ TRIALS = 5
 def server():
     with ChatServer(latency_ms=40, require_key=KEY) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def seeded_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("generation-kill") / "seeded"
-    store = LadybugStore(folder)
-    load_corpus(store, [SEEDS])
-    store.close()
-    return folder
 
 
 def cli_generate(server, folder) -> subprocess.Popen:

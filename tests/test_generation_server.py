@@ -17,10 +17,9 @@ import sys
 import pytest
 
 from chat_server import FAULT_KINDS, ChatServer
-from conftest import ROOT, SEEDS
+from conftest import ROOT
 from scenegraph.generation import GenerateOptions, generate
 from scenegraph.generation.journal import JOURNAL_FILE
-from scenegraph.load import load_corpus
 from scenegraph.store.ladybug import LadybugStore
 
 KEY = "sk-test-9f3c2b7e-SECRET-key"
@@ -38,15 +37,6 @@ def server():
 def clean_server(server, monkeypatch):
     server.reset()
     monkeypatch.setenv(KEY_ENV, KEY)
-
-
-@pytest.fixture(scope="module")
-def seeded_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("generation-server") / "seeded"
-    store = LadybugStore(folder)
-    load_corpus(store, [SEEDS])
-    store.close()
-    return folder
 
 
 @pytest.fixture
