@@ -135,9 +135,9 @@ def voices(per_scene: int) -> tuple[list[str], list[str]]:
     config = load_config()
     styles = [v.name for v in config.pick("styles", ["all"])]
     registers = [v.name for v in config.pick("registers", ["all"])]
-    for count in REGISTER_CHOICES:
+    for count in REGISTER_CHOICES:  # two styles at least where possible: transfer pairs need them
         if count <= len(registers) and per_scene % count == 0 \
-                and per_scene // count <= len(styles):
+                and min(2, per_scene) <= per_scene // count <= len(styles):
             return styles[:per_scene // count], registers[:count]
     raise SystemExit(f"--per-scene {per_scene} is not styles × registers with at most "
                      f"{len(styles)} styles and {len(registers)} registers")
