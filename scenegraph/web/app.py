@@ -67,7 +67,6 @@ class Facets(BaseModel):
 class Stats(BaseModel):
     counts: dict[str, int]
     facets: Facets
-    unavailable: dict[str, str]  # feature -> why it is off (semantic search, export)
 
 
 class Selection(BaseModel):
@@ -159,8 +158,7 @@ def _add_api(app: FastAPI, session: StoreSession) -> None:
     def stats() -> Stats:
         with session.use() as store:
             counts = store.counts()
-        return Stats(counts=counts, facets=session.derived("facets", _facets),
-                     unavailable=_unavailable())
+        return Stats(counts=counts, facets=session.derived("facets", _facets))
 
     @app.get("/api/search")
     def search(q: Annotated[str, Query(max_length=2_000)], k: Limit = 20) -> find.SearchResult:
@@ -231,19 +229,6 @@ def _rel_types_with_edges(store: Store) -> set[str]:
 
 def _lexicon(store: Store) -> Lexicon:
     return Lexicon(store.component_lexicon(), store.scenes_with_components())
-
-
-def _unavailable() -> dict[str, str]:
-    out = {}
-    try:
-        from .. import neighbours  # noqa: F401
-    except ImportError as exc:
-        out["semantic"] = find.missing_neighbours(exc)
-    try:
-        from ..export import export_dataset  # noqa: F401
-    except ImportError as exc:
-        out["export"] = f"export is not available: {exc}"
-    return out
 
 
 def _matching(store: Store, selection: Selection) -> list[str]:

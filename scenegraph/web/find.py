@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from ..errors import SceneGraphError
 from ..hyperlexeme import Lexicon, parse
+from ..neighbours import neighbours
+from ..neighbours import search as vector_search
 from ..store.base import Store
 from ..text import nfc
 from .graph import Graph, make_edge, ref, scene_nodes
@@ -90,10 +92,6 @@ def _hyperlexeme_hits(store: Store, word: str, k: int, lexicon: Lexicon | None,
 
 def _semantic_hits(store: Store, query: str, k: int, hits: _Hits) -> list[str]:
     try:
-        from ..neighbours import search as vector_search
-    except ImportError as exc:
-        return [missing_neighbours(exc)]
-    try:
         found = vector_search(store, query, k)
     except SceneGraphError as exc:  # no vector index yet, or its model is missing
         return [str(exc)]
@@ -113,10 +111,6 @@ def _text_hits(store: Store, query: str, k: int, hits: _Hits) -> None:
 def similar(store: Store, scene_id: str, limit: int, mode: NeighbourMode) -> Graph:
     """Scenes like this one by the vector index, drawn as dashed SIMILAR edges."""
     try:
-        from ..neighbours import neighbours
-    except ImportError as exc:
-        return Graph(notices=[missing_neighbours(exc)])
-    try:
         found = neighbours(store, scene_id, limit, by=mode)
     except SceneGraphError as exc:  # no vector index, or the scene is not in it
         return Graph(notices=[str(exc)])
@@ -125,10 +119,6 @@ def similar(store: Store, scene_id: str, limit: int, mode: NeighbourMode) -> Gra
     edges = [make_edge("SIMILAR", center, nodes[h.id].id, float(h.score), _reasons(h))
              for h in found if h.id in nodes]
     return Graph(nodes=list(nodes.values()), edges=edges)
-
-
-def missing_neighbours(exc: ImportError) -> str:
-    return f"similar-scene search is not available: {exc}"
 
 
 def _reasons(hit: Any) -> list[str]:

@@ -27,7 +27,6 @@ const cypher = new CypherConsole({
     refilter();
   },
 });
-let unavailable = {};
 
 // -- reading the graph ------------------------------------------------------------------------
 
@@ -151,10 +150,6 @@ async function loadStats() {
     `${c.Scene} scenes · ${c.Expression} expressions · ${c.Component} components · ${c.Archetype} archetypes`;
   fillOptions(byId("filter-archetype"), stats.facets.archetypes);
   fillOptions(byId("filter-style"), stats.facets.styles);
-  unavailable = stats.unavailable;
-  const exportButton = byId("export");
-  exportButton.disabled = Boolean(unavailable.export);
-  exportButton.title = unavailable.export || "Export the selected scenes (or all on the canvas) as training data";
 }
 
 function fillOptions(select, values) {
