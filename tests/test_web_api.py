@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT, require
 from scenegraph.cli.serve import is_loopback
 from scenegraph.store.ladybug import LadybugStore
-from web_server import XSS_EXPRESSION, XSS_ID, ExplorerServer, WriterHolder, build_store
+from web_server import XSS_EXPRESSION, XSS_ID, ExplorerServer, WriterHolder, build_store, ok
 
 FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(encoding="utf-8"))
 
@@ -43,11 +43,6 @@ def server(store_dir):
 def client(server):
     with httpx.Client(base_url=server.base_url, timeout=60) as http:
         yield http
-
-
-def ok(response: httpx.Response):
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_stats_match_the_store(client, truth):

@@ -8,7 +8,7 @@ import pytest
 from conftest import SEEDS
 from scenegraph.load import load_corpus
 from scenegraph.store.neo4j import Neo4jStore
-from web_server import ExplorerServer
+from web_server import ExplorerServer, ok
 
 pytestmark = pytest.mark.neo4j
 
@@ -29,11 +29,6 @@ def client(neo4j_server, neo4j_seeded, tmp_path_factory):
     with ExplorerServer(neo4j_server.uri, env=env) as server:
         with httpx.Client(base_url=server.base_url, timeout=60) as http:
             yield http
-
-
-def ok(response: httpx.Response):
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_status_and_counts(client, neo4j_seeded):

@@ -151,3 +151,9 @@ class WriterHolder:
         if self.process.poll() is None:
             self.process.stdin.close()
             self.process.wait(timeout=30)
+
+
+def ok(response):
+    """The JSON of a 200 answer; anything else fails the test with the server's words."""
+    assert response.status_code == 200, response.text
+    return response.json()
