@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from scenegraph.batch import GraphBatch
 from scenegraph.cli import cli
 from scenegraph.errors import ConfigError, StoreError
-from scenegraph.generation import GenerateOptions, generate, load_config
+from scenegraph.generation import GenerateOptions, generate, load_config, run
 from scenegraph.generation.journal import JOURNAL_FILE, MIGRATIONS, Journal
 from scenegraph.generation.parse import parse_outputs
 from scenegraph.generation.plan import select_scenes
@@ -248,6 +248,25 @@ def test_answers_written_ahead_are_stored_without_asking_again(seeded_folder, tm
         report = generate(store, options)
         assert report.recovered == report.generated == 4 * STYLES and report.requests == 0
         assert len(generated(store)) == 4 * STYLES
+
+
+@pytest.mark.timeout(120)
+def test_a_short_queue_slows_workers_down_and_a_failed_writer_stops_them(seeded_folder, tmp_path,
+                                                                        monkeypatch):
+    """Workers wait for room in a bounded queue; when the writer fails they stop, not hang."""
+    monkeypatch.setattr(run, "QUEUED_REQUESTS", 2)
+    monkeypatch.setattr(run, "GRAPH_ROWS", 5)
+    monkeypatch.setattr(run, "FLUSH_ROWS", 5)
+    options = GenerateOptions(provider="template", limit=6, mode="one")
+    with LadybugStore(shutil.copytree(seeded_folder, tmp_path / "ok")) as store:
+        report = generate(store, options)
+        assert report.generated == report.planned == 6 * STYLES and report.failed == 0
+        assert len(generated(store)) == 6 * STYLES
+    folder = shutil.copytree(seeded_folder, tmp_path / "failing")
+    with FailingOnceStore(folder) as failing, pytest.raises(StoreError, match="disk full"):
+        generate(failing, options)
+    journaled = sqlite3.connect(folder / JOURNAL_FILE).execute("SELECT count(*) FROM items")
+    assert 5 <= journaled.fetchone()[0] < 6 * STYLES  # it stopped at the first graph write
 
 
 def test_journal_has_named_migrations_applied_once(seeded):

@@ -8,9 +8,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, SEEDS
+from scenegraph.batch import GraphBatch
 from scenegraph.errors import ReadOnlyViolation
 from scenegraph.load import load_corpus
 from scenegraph.schema import statements
+from scenegraph.store import ladybug
+from scenegraph.store.ladybug import LadybugStore
 
 EXAMPLES = sorted((ROOT / "cypher" / "examples").glob("*.cypher"))
 FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(encoding="utf-8"))
@@ -21,6 +24,21 @@ def test_loading_the_seeds_twice_changes_no_count(ladybug_store):
     second = load_corpus(ladybug_store, [SEEDS]).counts
     assert first == second
     assert first["Scene"] >= 60 and first["Expression"] >= 250 and first["CONTAINS"] > 0
+
+
+def test_the_store_lets_go_of_the_database_after_large_writes(seeded_store, tmp_path,
+                                                              monkeypatch):
+    """Closing after many rows (to give LadybugDB's memory back) loses nothing; the next
+    statement reopens the database."""
+    monkeypatch.setattr(ladybug, "RELEASE_ROWS", 100)
+    batch = GraphBatch.of(seeded_store.scenes(), seeded_store.expressions(status=None))
+    assert len(batch) > 100
+    with LadybugStore(tmp_path / "store") as store:
+        store.init_schema()
+        store.upsert(batch)
+        assert store._conn is None  # released after the one large transaction
+        assert store.counts() == seeded_store.counts()
+        assert load_corpus(store, [SEEDS]).counts == seeded_store.counts()
 
 
 def test_seeds_have_three_fractal_levels_and_depth_is_recorded(seeded_store):

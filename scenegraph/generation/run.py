@@ -39,10 +39,10 @@ MAX_FAILURES_SHOWN = 20
 FETCH_IDS = 5_000
 FLUSH_S, FLUSH_ROWS = 0.5, 500  # journal what arrives within half a second, at most 500 rows
 # Write the graph every 15 s or 20,000 expressions, and at the end (answers are journaled first,
-# so nothing waits on this for safety). LadybugDB keeps far more memory per row after many small
-# COPYs than after few large ones: measured 60,000 expressions in batches of 2,000 → +18 KB each,
-# of 20,000 → +7 KB each.
+# so nothing waits on this for safety): a graph transaction costs about as much for 1 row as for
+# 1,000, and LadybugDB holds more memory after many small COPYs than after a few large ones.
 GRAPH_S, GRAPH_ROWS = 15.0, 20_000
+QUEUED_REQUESTS = 1_000  # answered requests waiting for the writer; workers wait beyond that
 
 
 def generate(store: Store, options: GenerateOptions | None = None,
@@ -208,9 +208,9 @@ class Runner:
     async def _loop(self, requests: list[tuple[Subject, list[Item]]]) -> None:
         """``concurrency`` workers take requests from one iterator until it is empty or the
         run must stop; a worker starts its next request the moment one ends."""
-        queue: asyncio.Queue[list[Outcome] | None] = asyncio.Queue()
-        writer = asyncio.create_task(self._writer(queue))
-        writer.add_done_callback(self._on_writer_done)
+        # Bounded: a fast provider (the template one) would otherwise queue every answer of the
+        # run in memory while the writer catches up (3 GB at 1,000,000 expressions).
+        queue: asyncio.Queue[list[Outcome] | None] = asyncio.Queue(QUEUED_REQUESTS)
         pending = iter(requests)
 
         async def worker() -> None:
@@ -219,21 +219,34 @@ class Runner:
                     return
                 await self._request(subject, items, queue)
 
-        await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
-        if not writer.done():
-            queue.put_nowait(None)
+        async def feed() -> None:
+            await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
+            await queue.put(None)  # the end marker
+
+        feeding = asyncio.ensure_future(feed())
+        writer = asyncio.create_task(self._writer(queue))
+        writer.add_done_callback(lambda task: self._on_writer_done(task, feeding))
+        try:
+            await feeding
+        except asyncio.CancelledError:
+            if self.fatal is None:  # cancelled from outside, not by a failed writer
+                raise
         await asyncio.gather(writer, return_exceptions=True)
 
-    def _on_writer_done(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None and self.fatal is None:
-            self.fatal = task.exception()
+    def _on_writer_done(self, task: asyncio.Task, feeding: asyncio.Future) -> None:
+        """A failed writer stops the run: workers waiting for room in the queue are cancelled."""
+        if not task.cancelled() and task.exception() is not None:
+            self.fatal = self.fatal or task.exception()
+            feeding.cancel()
 
     async def _request(self, subject: Subject, items: list[Item],
                        queue: asyncio.Queue[list[Outcome] | None]) -> None:
         try:
-            queue.put_nowait(await self._outcomes(subject, items))
+            outcomes = await self._outcomes(subject, items)
         except Exception as exc:  # ProviderError, a broken template, a bug: the run stops
             self.fatal = self.fatal or exc
+            return
+        await queue.put(outcomes)
 
     async def _outcomes(self, subject: Subject, items: list[Item]) -> list[Outcome]:
         """Ask for the items' slots; re-ask once for what is missing; one outcome per item."""
