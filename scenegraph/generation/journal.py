@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import StoreError
+from ..text import canonical_json
 
 JOURNAL_FILE = "journal.sqlite"
 CHUNK = 500  # values per IN (…) list
@@ -78,7 +79,7 @@ class Record:
     identity: dict[str, Any]  # scene_ids, style, …, context_hash: the columns that name the item
     status: str
     expression_id: str | None = None
-    payload: dict[str, Any] | None = None
+    payload: str | None = None  # the expression as JSON, for a ``generated`` row
     reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -165,7 +166,7 @@ class Journal:
         now = _now()
         rows = [{**{c: _column(r.identity[c]) for c in IDENTITY_COLUMNS}, "key": r.key,
                  "slot": r.slot, "status": r.status, "expression_id": r.expression_id,
-                 "payload": json.dumps(r.payload, ensure_ascii=False) if r.payload else None,
+                 "payload": r.payload,
                  "reason": r.reason, "prompt_tokens": r.prompt_tokens,
                  "completion_tokens": r.completion_tokens, "latency_s": r.latency_s,
                  "updated_at": now} for r in records]
@@ -220,8 +221,7 @@ def migrate(db: sqlite3.Connection) -> list[str]:
 
 
 def _column(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True) \
-        if isinstance(value, (list, tuple, dict)) else value
+    return canonical_json(value) if isinstance(value, (list, tuple, dict)) else value
 
 
 def _now() -> str:

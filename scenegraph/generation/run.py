@@ -390,7 +390,7 @@ class Runner:
         return Record(key=item.key, slot=item.slot_id, identity=identity,
                       status="generated" if expr else "failed",
                       expression_id=expr.id if expr else None,
-                      payload=expr.model_dump(mode="json") if expr else None,
+                      payload=expr.model_dump_json() if expr else None,
                       reason=outcome.reason, prompt_tokens=outcome.usage.get("prompt_tokens", 0),
                       completion_tokens=outcome.usage.get("completion_tokens", 0),
                       latency_s=outcome.latency_s)
