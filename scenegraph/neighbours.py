@@ -24,7 +24,7 @@ from functools import cache
 from typing import Callable, Literal, NamedTuple, get_args
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from .batch import GraphBatch
 from .embedding import Embedder, default_embedder, normalise
@@ -49,6 +49,8 @@ class Hit(BaseModel):
     by: By
 
 
+HITS = TypeAdapter(list[Hit])  # one validation call per ranking: the query path's hot spot
+
 # -- semantic ---------------------------------------------------------------------------------
 
 def semantic_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
@@ -58,8 +60,8 @@ def semantic_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
         _require_scene(store, scene_id)
         raise VectorIndexError(f"scene {scene_id} has no vector yet: run `scenegraph embed`")
     found = index.search(index.vector(scene_id), k + 1)[0]
-    return [Hit(id=other, score=score, reasons=[f"cosine {score:.3f}"], by="semantic")
-            for other, score in found if other != scene_id][:k]
+    return HITS.validate_python([{"id": other, "score": score, "reasons": [f"cosine {score:.3f}"],
+                                  "by": "semantic"} for other, score in found if other != scene_id][:k])
 
 
 # -- structural -------------------------------------------------------------------------------
