@@ -8,10 +8,9 @@ calls ``report``. It prints a table for people and one ``BENCH {json}`` line per
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
@@ -57,8 +56,17 @@ def stopwatch() -> Iterator[list[float]]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process in MiB (Linux ``VmHWM``): its own, where
+    ``ru_maxrss`` would carry a parent's peak over ``exec``; ``reset_peak_rss`` restarts it."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def reset_peak_rss() -> None:
+    """Linux: writing 5 to clear_refs resets VmHWM to the current RSS."""
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def report(results: list[Result]) -> None:

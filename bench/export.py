@@ -30,8 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the project on sys.path)
-from _common import Result, report, stopwatch
+from _common import Result, peak_rss_mb, report, stopwatch
 
 import ladybug
 import orjson
@@ -204,20 +203,12 @@ def raw_lines(conn, page: list[str], views: dict[str, SceneView]) -> list[bytes]
     return lines
 
 
-def own_peak_rss_mb() -> float:
-    """Peak RSS of this process since it started (``VmHWM``): ``ru_maxrss`` would carry the
-    parent's peak over ``exec``, and the parent built the store's Arrow tables."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
-
-
 def child(which: str, store_dir: Path, out: Path) -> None:
     cpu = time.process_time()
     with stopwatch() as elapsed:
         files = (run_ours if which == "ours" else run_raw)(store_dir, out)
     print(json.dumps({"seconds": elapsed[0], "cpu_seconds": time.process_time() - cpu,
-                      "peak_rss_mb": own_peak_rss_mb(), "files": [str(f) for f in files]}))
+                      "peak_rss_mb": peak_rss_mb(), "files": [str(f) for f in files]}))
 
 
 def measure(which: str, store_dir: Path, out: Path) -> dict:

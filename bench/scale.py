@@ -39,7 +39,8 @@ from typing import Callable, Iterator
 
 import psutil
 
-from _common import Result, report  # first: it puts the repo and tests/ on sys.path
+from _common import (Result, peak_rss_mb, report,  # first: it puts the repo and tests/ on sys.path
+                     reset_peak_rss)
 from synth import write_corpus
 
 from scenegraph.embedding import default_embedder
@@ -72,19 +73,6 @@ class Stage:
     raw_s: float | None = None  # the raw baseline's seconds, where one exists
 
 
-def _reset_peak_rss() -> None:
-    """Linux: writing 5 to clear_refs resets VmHWM, so each stage's peak is its own."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _vm_hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return psutil.Process().memory_info().rss / 2**20
-
-
 class ChildSampler:
     """Samples the summed RSS of this process's children (the Neo4j JVM, workers) in a thread."""
 
@@ -115,13 +103,13 @@ class ChildSampler:
 def measured(stages: list[Stage], name: str) -> Iterator[Stage]:
     """Time a stage and take its peak memory; the stage is printed as soon as it ends."""
     stage = Stage(name)
-    _reset_peak_rss()
+    reset_peak_rss()
     print(f"… {name}", flush=True)
     with ChildSampler() as children:
         start = time.perf_counter()
         yield stage
         stage.seconds = time.perf_counter() - start
-    stage.rss_mb, stage.child_rss_mb = _vm_hwm_mb(), children.peak_mb
+    stage.rss_mb, stage.child_rss_mb = peak_rss_mb(), children.peak_mb
     stages.append(stage)
     print(f"  {name}: {stage.seconds:.1f}s, peak RSS {stage.rss_mb:.0f} MiB "
           f"(+{stage.child_rss_mb:.0f} MiB children)  {stage.detail}", flush=True)
