@@ -16,6 +16,7 @@ are kept as properties (``props``) of the scene (or, in pair records, of the exp
 from __future__ import annotations
 
 import json
+import re
 from collections import ChainMap
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,11 +28,16 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       StringConstraints, ValidationError, model_validator)
 
 from .errors import CorpusError
-from .models import COMPONENT_KINDS, Component, Expression, Form, Scene, fractal_place
+from .models import (COMPONENT_KINDS, Component, Expression, Form, Scene, ancestors,
+                     fractal_place)
 from .text import guess_lang, nfc
 
 MAX_NAME = 500
 MAX_TEXT = 100_000
+MAX_NESTING = 200  # objects and lists inside one record: room for 99 levels of nested parts
+MAX_VALUES = 1_000_000  # values in one record, counted as YAML aliases expand
+TOO_DEEP = (f"nested deeper than {MAX_NESTING} levels of objects and lists "
+            f"(at most {(MAX_NESTING - 1) // 2} levels of parts)")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 LIST_KEYS = ("scenes", "records", "hyperlexemes")
 
@@ -224,10 +230,12 @@ def _jsonl_records(name: str, text: str) -> Iterator[RawRecord]:
             continue
         where = Where(name, number)
         try:
-            yield RawRecord(json.loads(line), where)
+            yield _checked(json.loads(line), where)
         except json.JSONDecodeError as exc:
             yield RawRecord(line, where, f"{where.at()}: record: invalid JSON: {exc.msg} "
                                          f"(column {exc.colno})")
+        except RecursionError:
+            yield RawRecord(None, where, f"{where.at()}: record: {TOO_DEEP}")
 
 
 def _json_records(name: str, text: str) -> Iterator[RawRecord]:
@@ -236,6 +244,8 @@ def _json_records(name: str, text: str) -> Iterator[RawRecord]:
     except json.JSONDecodeError as exc:
         raise CorpusError([f"{name}:{exc.lineno}: file: invalid JSON: {exc.msg} "
                            f"(column {exc.colno})"]) from exc
+    except RecursionError:
+        raise CorpusError([f"{name}:{_deep_json_line(text)}: file: {TOO_DEEP}"]) from None
     starts = _json_element_lines(text)
     if isinstance(data, list):
         items, lines = data, starts.get((), [])
@@ -248,7 +258,55 @@ def _json_records(name: str, text: str) -> Iterator[RawRecord]:
     else:
         items, lines = [data], [1]
     for index, item in enumerate(items):
-        yield RawRecord(item, Where(name, lines[index] if index < len(lines) else 1))
+        yield _checked(item, Where(name, lines[index] if index < len(lines) else 1))
+
+
+def _checked(data: Any, where: Where, node: yaml.Node | None = None) -> RawRecord:
+    """A parsed record, refused here if it is too deep or too large to validate safely
+    (validation and the sub-scene walk recurse once per level; YAML aliases multiply)."""
+    if found := _shape_problem(data):
+        path, message = found
+        return RawRecord(None, where, problem(where, path, message))
+    if node is not None:
+        where = Where(where.file, where.line, _yaml_lines(node))
+    return RawRecord(data, where)
+
+
+def _shape_problem(data: Any) -> tuple[tuple, str] | None:
+    """(top-level field, message) when the record nests deeper than MAX_NESTING or holds more
+    than MAX_VALUES values; a walk with its own stack, so it cannot overflow itself."""
+    stack: list[tuple[Any, int, tuple]] = [(data, 1, ())] if isinstance(data, (dict, list)) else []
+    values = 0
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_NESTING:
+            return path, TOO_DEEP
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        values += len(value)
+        if values > MAX_VALUES:
+            return path, f"more than {MAX_VALUES:,} values in one record"
+        stack.extend((child, depth + 1, path or (key,)) for key, child in items
+                     if isinstance(child, (dict, list)))
+    return None
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
+
+
+def _deep_json_line(text: str) -> int:
+    """The line where JSON text first nests deeper than MAX_NESTING (strings skipped)."""
+    depth, line = 0, 1
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return line
+        elif char in "]}":
+            depth -= 1
+    return 1
 
 
 def _json_element_lines(text: str) -> dict[tuple, list[int]]:
@@ -309,6 +367,8 @@ def _yaml_records(name: str, text: str) -> Iterator[RawRecord]:
     except yaml.YAMLError as exc:
         raise CorpusError([f"{name}:{_yaml_error_line(exc, text)}: file: invalid YAML: "
                            f"{_yaml_error_reason(exc)}"]) from exc
+    except RecursionError:
+        raise CorpusError([f"{name}:{_deep_yaml_line(text)}: file: {TOO_DEEP}"]) from None
     if node is None:
         raise CorpusError([f"{name}:1: file: empty file, no records"])
     if isinstance(node, yaml.SequenceNode):
@@ -320,7 +380,25 @@ def _yaml_records(name: str, text: str) -> Iterator[RawRecord]:
     else:
         pairs = [(data, node)]
     for item, item_node in pairs:
-        yield RawRecord(item, Where(name, item_node.start_mark.line + 1, _yaml_lines(item_node)))
+        yield _checked(item, Where(name, item_node.start_mark.line + 1), item_node)
+
+
+def _deep_yaml_line(text: str) -> int:
+    """The line where YAML text first nests deeper than MAX_NESTING (the event parser keeps
+    its own stack, unlike the composer)."""
+    depth, line = 0, 1
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    break
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass  # the nesting was found before the text goes wrong, or never: the last line read
+    return line
 
 
 def _yaml_error_line(exc: yaml.YAMLError, text: str) -> int:
@@ -428,7 +506,8 @@ class CorpusBuilder:
             for part in d.scene.parts:
                 if message := _link_problem(sid, part, parents):
                     problems.append(problem(d.where, (*d.path, "parts"), message))
-                parents[part] = sid
+                else:  # a refused link is never recorded: later walks must not meet it
+                    parents[part] = sid
         if not problems:
             self.corpus.scenes.update(scenes.maps[0])
             self.stated.update(stated.maps[0])
@@ -484,11 +563,8 @@ def _link_problem(parent: str, child: str, parents: dict[str, str]) -> str | Non
         return f"scene {parent!r} cannot be a part of itself"
     if parents.get(child, parent) != parent:
         return f"scene {child!r} is already a part of {parents[child]!r}; a scene has one parent"
-    node = parent
-    while node in parents:
-        node = parents[node]
-        if node == child:
-            return f"cyclic parts: {child!r} contains {parent!r}, which would contain it again"
+    if child in ancestors(parent, parents):
+        return f"cyclic parts: {child!r} contains {parent!r}, which would contain it again"
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -128,10 +129,20 @@ class Scene(BaseModel):
         ])
 
 
-def fractal_place(scene_id: str, parents: dict[str, str]) -> tuple[int, str]:
+def ancestors(scene_id: str, parents: Mapping[str, str]) -> Iterator[str]:
+    """The scene's parent, then its parent's parent… up to the root (child → parent links).
+
+    The loader refuses cycles, but links written around it (a ``cypher --write``) may hold one:
+    the walk remembers where it has been and ends there instead of circling.
+    """
+    seen, node = {scene_id}, parents.get(scene_id)
+    while node is not None and node not in seen:
+        yield node
+        seen.add(node)
+        node = parents.get(node)
+
+
+def fractal_place(scene_id: str, parents: Mapping[str, str]) -> tuple[int, str]:
     """(depth, root) of a scene given child → parent links: a root has depth 0."""
-    depth, node = 0, scene_id
-    while node in parents and depth <= len(parents):  # cycles are refused on load; never spin
-        node = parents[node]
-        depth += 1
-    return depth, node
+    chain = list(ancestors(scene_id, parents))
+    return len(chain), chain[-1] if chain else scene_id

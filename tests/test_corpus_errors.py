@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from hang_watchdog import time_limit
+from scenegraph.corpus import MAX_NESTING
 from scenegraph.errors import CorpusError
 from scenegraph.load import load_corpus
 
@@ -53,6 +55,41 @@ CASES = {
 }
 
 
+def nested(levels: int) -> str:
+    """A scene record on one line whose parts nest ``levels`` deep (written as text: the
+    encoder would overflow too). JSON on one line is flow-style YAML as well."""
+    heads = "".join(f'{{"id": "L{level}", "parts": [' for level in range(1, levels + 1))
+    return heads + '{"id": "leaf"}' + "]}" * levels
+
+
+# Files that once made `load` spin forever or end in a traceback.
+HOSTILE = {
+    "cycle_inside_a_record": ("cyc.json", line({"id": "A", "parts": [{"id": "B", "parts": ["A"]}, "C"]}),
+                              "cyc.json:1: parts: cyclic parts"),
+    "self_part_deep_then_sibling": ("self.yaml", "- id: R\n  parts:\n    - id: X\n      parts:\n"
+                                    "        - id: Y\n          parts: [Y, Z]\n    - W\n",
+                                    "self.yaml:6: parts[0].parts[0].parts: scene 'Y' cannot be a part of itself"),
+    "cycle_across_records": ("pqs.jsonl", "\n".join(map(line, [
+        {"id": "P", "parts": ["Q"]}, {"id": "Q", "parts": ["S"]}, {"id": "S", "parts": ["P", "T"]}])),
+                             "pqs.jsonl:3: parts: cyclic parts"),
+    "diamond_with_a_cycle": ("diamond.yaml", "- {id: D1, parts: [D2, D3]}\n- {id: D2, parts: [D4]}\n"
+                             "- {id: D3, parts: [D4]}\n- {id: D4, parts: [D1, D5]}\n",
+                             "diamond.yaml:4: parts: cyclic parts"),
+    "deep_json": ("deep.json", nested(5000), "deep.json:1: file: nested deeper than 200 levels"),
+    "deep_jsonl": ("deep.jsonl", line(GOOD) + "\n" + nested(5000),
+                   "deep.jsonl:2: record: nested deeper than 200 levels"),
+    "deep_yaml": ("deep.yaml", nested(5000), "deep.yaml:1: file: nested deeper than 200"),
+    "deeper_than_the_limit_json": ("mid.json", nested(150),
+                                   "mid.json:1: parts: nested deeper than 200 levels"),
+    "deeper_than_the_limit_yaml": ("mid.yaml", nested(150),
+                                   "mid.yaml:1: parts: nested deeper than 200 levels"),
+    "yaml_aliases_that_multiply": ("laughs.yaml", "- id: A\n  props:\n    a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                                   + "".join(f"    {chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
+                                             for i in range(8)),
+                                   "laughs.yaml:1: props: more than 1,000,000 values in one record"),
+}
+
+
 @pytest.fixture
 def store(ladybug_store, tmp_path):
     """A store that already holds one good record, so 'unchanged' means something."""
@@ -80,6 +117,43 @@ def test_malformed_input_is_one_line_with_place_and_field(store, tmp_path, case)
     bad.write_text(content, encoding="utf-8")
     problems = expect_refused(store, [bad], fragment)
     assert all(p.startswith(str(tmp_path)) for p in problems)
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_input_answers_at_once(store, tmp_path, case):
+    name, content, fragment = HOSTILE[case]
+    bad = tmp_path / name
+    bad.write_text(content, encoding="utf-8")
+    with time_limit(5, f"loading {name}"):
+        problems = expect_refused(store, [bad], fragment)
+    assert all(p.startswith(str(tmp_path)) for p in problems)
+
+
+def test_cycle_across_files(store, tmp_path):
+    first, second = tmp_path / "one.jsonl", tmp_path / "two.yaml"
+    first.write_text(line({"id": "F1", "parts": ["F2"]}), encoding="utf-8")
+    second.write_text("- id: F2\n  parts: [F3]\n- id: F3\n  parts: [F1, F4]\n", encoding="utf-8")
+    with time_limit(5, "loading a cycle across files"):
+        expect_refused(store, [first, second], "two.yaml:4: parts: cyclic parts")
+
+
+def test_cycle_with_what_is_stored(store, tmp_path):
+    """Links already stored count: a new file cannot close a cycle with them."""
+    tree = tmp_path / "tree.jsonl"
+    tree.write_text(line({"id": "T1", "parts": [{"id": "T2", "parts": ["T3"]}]}), encoding="utf-8")
+    load_corpus(store, [tree])
+    back = tmp_path / "back.jsonl"
+    back.write_text(line({"id": "T3", "parts": ["T1", "T4"]}), encoding="utf-8")
+    with time_limit(5, "loading a cycle through stored links"):
+        expect_refused(store, [back], "back.jsonl:1: parts: cyclic parts")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".yaml"])
+def test_nesting_up_to_the_limit_loads(store, tmp_path, suffix):
+    path = tmp_path / f"limit{suffix}"
+    path.write_text(nested(MAX_NESTING // 2 - 1), encoding="utf-8")
+    load_corpus(store, [path])
+    assert store.scene("leaf").depth == MAX_NESTING // 2 - 1
 
 
 def test_binary_file(store, tmp_path):

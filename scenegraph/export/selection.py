@@ -26,7 +26,7 @@ import orjson
 
 from ..errors import ConfigError
 from ..hyperlexeme import compose
-from ..models import hyperlexeme_kind
+from ..models import fractal_place, hyperlexeme_kind
 from ..store.base import Store
 from .options import ExportOptions
 
@@ -132,11 +132,11 @@ def plan_selection(store: Store, options: ExportOptions) -> Plan:
         selected = _evoking(store, selected, options.archetypes)
     if options.subtree:
         selected = _with_subtrees(selected, parent)
-    root_of = {sid: _root(sid, parent) for sid in selected}
+    root_of = {sid: fractal_place(sid, parent)[1] for sid in selected}
     shared = _shared_expressions(store, selected, options)
     for scene_ids in shared.values():
         for sid in scene_ids:
-            root_of.setdefault(sid, _root(sid, parent))
+            root_of.setdefault(sid, fractal_place(sid, parent)[1])
     return Plan(scene_ids=sorted(selected), group_of=_union_roots(root_of, shared),
                 root_of=root_of, shared=shared, everything=len(selected) == len(every_id))
 
@@ -187,13 +187,6 @@ def _with_subtrees(ids: set[str], parent: dict[str, str]) -> set[str]:
         frontier = [c for sid in frontier for c in children.get(sid, ()) if c not in out]
         out.update(frontier)
     return out
-
-
-def _root(scene_id: str, parent: dict[str, str]) -> str:
-    node, hops = scene_id, 0
-    while node in parent and hops <= len(parent):  # the loader refuses cycles; never spin
-        node, hops = parent[node], hops + 1
-    return node
 
 
 def _eligible(options: ExportOptions) -> str:
