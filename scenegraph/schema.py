@@ -1,4 +1,5 @@
-"""The graph's shape, read from ``cypher/schema.ladybug.cypher`` so it is declared once.
+"""The graph's shape, read from the packaged ``resources/cypher/schema.ladybug.cypher`` so it is
+declared once (the checkout's top-level ``cypher/`` is a link to that folder).
 
 Both stores use it: LadybugDB to create its tables and to give every batched row the same keys,
 Neo4j to know each label's key property and to whitelist labels and relationship types.
@@ -9,9 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-CYPHER_DIR = Path(__file__).resolve().parent.parent / "cypher"
+# Inside the package, so an installed wheel has it; a real folder for any ordinary install.
+CYPHER_DIR = files("scenegraph") / "resources" / "cypher"
 
 _NODE = re.compile(r"CREATE NODE TABLE IF NOT EXISTS (\w+)\((.*)\);")
 _REL = re.compile(r"CREATE REL TABLE IF NOT EXISTS (\w+)\(FROM (\w+) TO (\w+)(?:, (.*))?\);")
@@ -41,7 +45,7 @@ class Schema:
         return self.nodes[label].key
 
 
-def statements(path: Path) -> list[str]:
+def statements(path: Path | Traversable) -> list[str]:
     """The statements of a .cypher file: comments dropped, split on ';'."""
     lines = [line for line in path.read_text(encoding="utf-8").splitlines()
              if not line.lstrip().startswith("//")]

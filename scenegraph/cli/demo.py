@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import click
@@ -9,7 +11,7 @@ import click
 from ..output import console
 from . import check, cli, embed, export, generate, graph
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "corpus"
+SEEDS = files("scenegraph") / "resources" / "seeds" / "corpus"  # packaged: wheels carry it
 DEMO_SCENE = "Δ101"  # an English scene with a near-paraphrase twin (Δ102)
 
 
@@ -18,12 +20,12 @@ def _step(title: str) -> None:
 
 
 @cli.command()
-@click.option("--seeds", type=click.Path(exists=True), default=str(SEEDS), show_default=True,
-              help="Corpus to load.")
+@click.option("--seeds", type=click.Path(exists=True), default=None,
+              show_default="the bundled corpus", help="Corpus to load.")
 @click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True,
               help="Folder for the check report and the exported dataset.")
 @click.pass_context
-def demo(ctx: click.Context, seeds: str, out: str) -> None:
+def demo(ctx: click.Context, seeds: str | None, out: str) -> None:
     """The whole path on the bundled seeds, offline: load, embed, neighbours, generate with
     the template provider (no model), check, export.
 
@@ -32,7 +34,8 @@ def demo(ctx: click.Context, seeds: str, out: str) -> None:
       scenegraph --store /tmp/demo-graph demo --out /tmp/demo-out
     """
     _step("load the seeds")
-    ctx.invoke(graph.load, paths=(seeds,))
+    with nullcontext(Path(seeds)) if seeds else as_file(SEEDS) as corpus:
+        ctx.invoke(graph.load, paths=(str(corpus),))
     _step("embed scenes and expressions")
     ctx.invoke(embed.embed)
     _step(f"neighbours of {DEMO_SCENE}, by meaning and by structure")

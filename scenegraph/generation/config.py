@@ -1,8 +1,8 @@
 """What a generator may ask for: role styles, registers, tones and forms, each with its instruction.
 
-The bundled ``seeds/defaults.yaml`` is the default; a user file of the same shape adds entries or
-replaces them by name, and may add ``prices`` (US dollars per million tokens, by model) for the
-``--dry-run`` cost estimate::
+The bundled ``scenegraph/resources/seeds/defaults.yaml`` (``seeds/defaults.yaml`` in a checkout)
+is the default; a user file of the same shape adds entries or replaces them by name, and may add
+``prices`` (US dollars per million tokens, by model) for the ``--dry-run`` cost estimate::
 
     styles:
       - {name: моряк, instruction: "Говори как старый моряк… / sailor: …"}
@@ -12,6 +12,9 @@ replaces them by name, and may add ``prices`` (US dollars per million tokens, by
 
 from __future__ import annotations
 
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from os import PathLike
 from pathlib import Path
 
 import yaml
@@ -19,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ConfigError
 
-DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "seeds" / "defaults.yaml"
+DEFAULTS_FILE = files("scenegraph") / "resources" / "seeds" / "defaults.yaml"
 DIMENSIONS = ("styles", "registers", "tones", "forms")
 
 
@@ -64,16 +67,17 @@ class GenerationConfig(BaseModel):
                               f"choose from {', '.join(known)} (or add it to your --config file)")
         return [known[name] for name in names or []]
 
-    def merged(self, override: "GenerationConfig") -> "GenerationConfig":
+    def merged(self, override: GenerationConfig) -> GenerationConfig:
         """This config with the override's entries added or replacing same-named ones."""
         data = {dim: list({**self.voices(dim), **override.voices(dim)}.values())
                 for dim in DIMENSIONS}
         return GenerationConfig(**data, prices={**self.prices, **override.prices})
 
 
-def read_config(path: str | Path) -> GenerationConfig:
+def read_config(path: str | Path | Traversable) -> GenerationConfig:
     """One config file; a bad one raises ``ConfigError`` naming the file and the field."""
-    path = Path(path)
+    if isinstance(path, (str, PathLike)):
+        path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return GenerationConfig.model_validate(data)

@@ -1,0 +1,1 @@
+scenegraph/resources/cypher
