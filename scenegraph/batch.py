@@ -8,8 +8,9 @@ carry ``src`` and ``dst`` keys plus the relationship's properties.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .models import Expression, Scene, hyperlexeme_kind
 from .schema import schema
@@ -48,17 +49,26 @@ class GraphBatch:
         return [{"src": src, "keys": keys} for src, keys in self.replace.get(rel_type, {}).items()]
 
     def __len__(self) -> int:
-        return sum(len(rows) for rows in self.nodes.values()) + \
-            sum(len(rows) for rows in self.rels.values())
+        return sum(len(rows) for rows in self.nodes.values()) + sum(
+            len(rows) for rows in self.rels.values()
+        )
 
     def add_scene(self, scene: Scene, defining: bool = True) -> None:
         """A scene with its edges. ``defining=False`` for a scene only referenced by id."""
         if not defining:
             self.node("Scene", id=scene.id)
             return
-        self.node("Scene", id=scene.id, title=scene.title, text=scene.text, lang=scene.lang,
-                  depth=scene.depth, root=scene.root, content_hash=scene.content_hash(),
-                  props=_json_or_none(scene.props))
+        self.node(
+            "Scene",
+            id=scene.id,
+            title=scene.title,
+            text=scene.text,
+            lang=scene.lang,
+            depth=scene.depth,
+            root=scene.root,
+            content_hash=scene.content_hash(),
+            props=_json_or_none(scene.props),
+        )
         for component in scene.components:
             self.node("Component", key=component.key, kind=component.kind, name=component.name)
             self.rel("HAS", scene.id, component.key, role=component.kind)
@@ -78,16 +88,28 @@ class GraphBatch:
             self.rel("LEADS_TO", scene.id, target)
 
     def add_expression(self, expr: Expression) -> None:
-        self.node("Expression", id=expr.id, text=expr.text, form=expr.form, style=expr.style,
-                  register=expr.register, tone=expr.tone, target=expr.target, lang=expr.lang,
-                  provenance=_json_or_none(expr.provenance), props=_json_or_none(expr.props),
-                  quality=_json_or_none(expr.quality), passed=expr.passed, status=expr.status)
+        self.node(
+            "Expression",
+            id=expr.id,
+            text=expr.text,
+            form=expr.form,
+            style=expr.style,
+            register=expr.register,
+            tone=expr.tone,
+            target=expr.target,
+            lang=expr.lang,
+            provenance=_json_or_none(expr.provenance),
+            props=_json_or_none(expr.props),
+            quality=_json_or_none(expr.quality),
+            passed=expr.passed,
+            status=expr.status,
+        )
         for scene_id in expr.scene_ids:
             self.node("Scene", id=scene_id)
             self.rel("EXPRESSES", expr.id, scene_id)
 
     @classmethod
-    def of(cls, scenes: Iterable[Scene] = (), expressions: Iterable[Expression] = ()) -> "GraphBatch":
+    def of(cls, scenes: Iterable[Scene] = (), expressions: Iterable[Expression] = ()) -> GraphBatch:
         batch = cls()
         for scene in scenes:
             batch.add_scene(scene)

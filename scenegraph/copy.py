@@ -10,8 +10,9 @@ from .store.base import Progress, Store
 COPY_BATCH = 5_000
 
 
-def copy_graph(source: Store, target: Store, batch_size: int = COPY_BATCH,
-               progress: Progress | None = None) -> dict[str, int]:
+def copy_graph(
+    source: Store, target: Store, batch_size: int = COPY_BATCH, progress: Progress | None = None
+) -> dict[str, int]:
     """Copy every node and relationship of ``source`` into ``target``; returns the counts.
 
     Nodes go first, then relationships, each table paged in key order so memory stays bounded.
@@ -32,9 +33,11 @@ def copy_graph(source: Store, target: Store, batch_size: int = COPY_BATCH,
     for rel_type, rel in schema().rels.items():
         src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
         props = "".join(f", r.{c} AS {c}" for c in rel.columns)
-        query = (f"MATCH (a:{rel.source})-[r:{rel_type}]->(b:{rel.target}) "
-                 f"RETURN a.{src_key} AS src, b.{dst_key} AS dst{props} "
-                 f"ORDER BY src, dst SKIP $skip LIMIT $limit")
+        query = (
+            f"MATCH (a:{rel.source})-[r:{rel_type}]->(b:{rel.target}) "
+            f"RETURN a.{src_key} AS src, b.{dst_key} AS dst{props} "
+            f"ORDER BY src, dst SKIP $skip LIMIT $limit"
+        )
         for rows in _pages(source, query, batch_size):
             batch = GraphBatch()
             for row in rows:
@@ -45,8 +48,10 @@ def copy_graph(source: Store, target: Store, batch_size: int = COPY_BATCH,
     expected, got = source.counts(), target.counts()
     if got != expected:
         diff = {k: (expected[k], got[k]) for k in expected if expected[k] != got.get(k)}
-        raise StoreError(f"copy finished but counts differ (source, target): {diff}; "
-                         "was the target written to meanwhile, or did it hold other data?")
+        raise StoreError(
+            f"copy finished but counts differ (source, target): {diff}; "
+            "was the target written to meanwhile, or did it hold other data?"
+        )
     return got
 
 

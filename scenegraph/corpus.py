@@ -18,26 +18,37 @@ from __future__ import annotations
 import json
 import re
 from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
-                      StringConstraints, ValidationError, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from .errors import CorpusError
-from .models import (COMPONENT_KINDS, Component, Expression, Form, Scene, ancestors,
-                     fractal_place)
+from .models import COMPONENT_KINDS, Component, Expression, Form, Scene, ancestors, fractal_place
 from .text import guess_lang, nfc
 
 MAX_NAME = 500
 MAX_TEXT = 100_000
 MAX_NESTING = 200  # objects and lists inside one record: room for 99 levels of nested parts
 MAX_VALUES = 1_000_000  # values in one record, counted as YAML aliases expand
-TOO_DEEP = (f"nested deeper than {MAX_NESTING} levels of objects and lists "
-            f"(at most {(MAX_NESTING - 1) // 2} levels of parts)")
+TOO_DEEP = (
+    f"nested deeper than {MAX_NESTING} levels of objects and lists "
+    f"(at most {(MAX_NESTING - 1) // 2} levels of parts)"
+)
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 LIST_KEYS = ("scenes", "records", "hyperlexemes")
 
@@ -73,8 +84,11 @@ class _GraphFields(BaseModel):
     passed: bool | None = None
 
     def graph_fields(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("provenance", "quality", "passed")
-                if getattr(self, k) is not None}
+        return {
+            k: getattr(self, k)
+            for k in ("provenance", "quality", "passed")
+            if getattr(self, k) is not None
+        }
 
 
 class ExpressionIn(_Record, _GraphFields):
@@ -102,14 +116,19 @@ class ComponentsIn(BaseModel):
         if isinstance(data, dict):
             unknown = [k for k in data if k not in (*COMPONENT_KINDS, "meta")]
             if unknown:
-                raise ValueError(f"unknown component kind {unknown[0]!r} "
-                                 f"(expected {', '.join(COMPONENT_KINDS)} or meta)")
+                raise ValueError(
+                    f"unknown component kind {unknown[0]!r} "
+                    f"(expected {', '.join(COMPONENT_KINDS)} or meta)"
+                )
         return data
 
     def components(self) -> list[Component]:
         # Plain construction: pydantic's validating __init__ is faster than model_construct.
-        return [Component(kind=kind, name=name)
-                for kind in COMPONENT_KINDS for name in dict.fromkeys(getattr(self, kind))]
+        return [
+            Component(kind=kind, name=name)
+            for kind in COMPONENT_KINDS
+            for name in dict.fromkeys(getattr(self, kind))
+        ]
 
 
 class PairRecord(_Record, _GraphFields):
@@ -197,8 +216,12 @@ def read_records(path: Path) -> Iterator[RawRecord]:
     name = str(path)
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise CorpusError([f"{name}:1: file: unknown extension {path.suffix!r} "
-                           f"(use {', '.join(sorted(SUFFIXES))})"])
+        raise CorpusError(
+            [
+                f"{name}:1: file: unknown extension {path.suffix!r} "
+                f"(use {', '.join(sorted(SUFFIXES))})"
+            ]
+        )
     text = _read_text(path)
     if not text.strip():
         raise CorpusError([f"{name}:1: file: empty file, no records"])
@@ -214,14 +237,19 @@ def _read_text(path: Path) -> str:
     if b"\x00" in data:
         offset = data.index(b"\x00")
         line = data.count(b"\n", 0, offset) + 1
-        raise CorpusError([f"{path}:{line}: file: binary data (NUL byte at offset {offset}), "
-                           "expected UTF-8 text"])
+        raise CorpusError(
+            [f"{path}:{line}: file: binary data (NUL byte at offset {offset}), expected UTF-8 text"]
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise CorpusError([f"{path}:{line}: file: not UTF-8 text (byte 0x{data[exc.start]:02x} "
-                           f"at offset {exc.start})"]) from exc
+        raise CorpusError(
+            [
+                f"{path}:{line}: file: not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                f"at offset {exc.start})"
+            ]
+        ) from exc
 
 
 def _jsonl_records(name: str, text: str) -> Iterator[RawRecord]:
@@ -232,8 +260,9 @@ def _jsonl_records(name: str, text: str) -> Iterator[RawRecord]:
         try:
             yield _checked(json.loads(line), where)
         except json.JSONDecodeError as exc:
-            yield RawRecord(line, where, f"{where.at()}: record: invalid JSON: {exc.msg} "
-                                         f"(column {exc.colno})")
+            yield RawRecord(
+                line, where, f"{where.at()}: record: invalid JSON: {exc.msg} (column {exc.colno})"
+            )
         except RecursionError:
             yield RawRecord(None, where, f"{where.at()}: record: {TOO_DEEP}")
 
@@ -242,8 +271,9 @@ def _json_records(name: str, text: str) -> Iterator[RawRecord]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CorpusError([f"{name}:{exc.lineno}: file: invalid JSON: {exc.msg} "
-                           f"(column {exc.colno})"]) from exc
+        raise CorpusError(
+            [f"{name}:{exc.lineno}: file: invalid JSON: {exc.msg} (column {exc.colno})"]
+        ) from exc
     except RecursionError:
         raise CorpusError([f"{name}:{_deep_json_line(text)}: file: {TOO_DEEP}"]) from None
     starts = _json_element_lines(text)
@@ -285,8 +315,11 @@ def _shape_problem(data: Any) -> tuple[tuple, str] | None:
         values += len(value)
         if values > MAX_VALUES:
             return path, f"more than {MAX_VALUES:,} values in one record"
-        stack.extend((child, depth + 1, path or (key,)) for key, child in items
-                     if isinstance(child, (dict, list)))
+        stack.extend(
+            (child, depth + 1, path or (key,))
+            for key, child in items
+            if isinstance(child, (dict, list))
+        )
     return None
 
 
@@ -327,7 +360,7 @@ def _json_element_lines(text: str) -> dict[tuple, list[int]]:
             elif char == '"':
                 in_string = False
                 if len(stack) == 1 and stack[0][0] == "{":
-                    last_key = text[string_start + 1:index]
+                    last_key = text[string_start + 1 : index]
             continue
         if char == "\n":
             line += 1
@@ -341,6 +374,7 @@ def _json_element_lines(text: str) -> dict[tuple, list[int]]:
         if char == '"':
             in_string, string_start = True, index
         elif char in "[{":
+            path: tuple | None
             if char == "[" and not stack:
                 path = ()
             elif char == "[" and len(stack) == 1 and stack[0][0] == "{":
@@ -365,18 +399,27 @@ def _yaml_records(name: str, text: str) -> Iterator[RawRecord]:
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        raise CorpusError([f"{name}:{_yaml_error_line(exc, text)}: file: invalid YAML: "
-                           f"{_yaml_error_reason(exc)}"]) from exc
+        raise CorpusError(
+            [f"{name}:{_yaml_error_line(exc, text)}: file: invalid YAML: {_yaml_error_reason(exc)}"]
+        ) from exc
     except RecursionError:
         raise CorpusError([f"{name}:{_deep_yaml_line(text)}: file: {TOO_DEEP}"]) from None
     if node is None:
         raise CorpusError([f"{name}:1: file: empty file, no records"])
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node, yaml.SequenceNode) and isinstance(data, list):
         pairs = list(zip(data, node.value))
-    elif isinstance(node, yaml.MappingNode) and any(isinstance(data.get(k), list) for k in LIST_KEYS):
+    elif (
+        isinstance(node, yaml.MappingNode)
+        and isinstance(data, dict)
+        and any(isinstance(data.get(k), list) for k in LIST_KEYS)
+    ):
         values = {k.value: v for k, v in node.value}
-        pairs = [pair for key in LIST_KEYS if isinstance(data.get(key), list)
-                 for pair in zip(data[key], values[key].value)]
+        pairs = [
+            pair
+            for key in LIST_KEYS
+            if isinstance(data.get(key), list)
+            for pair in zip(data[key], values[key].value)
+        ]
     else:
         pairs = [(data, node)]
     for item, item_node in pairs:
@@ -389,7 +432,8 @@ def _deep_yaml_line(text: str) -> int:
     depth, line = 0, 1
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            line = event.start_mark.line + 1
+            if event.start_mark is not None:
+                line = event.start_mark.line + 1
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_NESTING:
@@ -402,7 +446,8 @@ def _deep_yaml_line(text: str) -> int:
 
 
 def _yaml_error_line(exc: yaml.YAMLError, text: str) -> int:
-    if mark := getattr(exc, "problem_mark", None):
+    mark: yaml.error.Mark | None = getattr(exc, "problem_mark", None)
+    if mark is not None:
         return mark.line + 1
     if isinstance(exc, yaml.reader.ReaderError):
         return text.count("\n", 0, exc.position) + 1
@@ -434,7 +479,7 @@ def _yaml_lines(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
 class Reject:
     """A record left out under ``--skip-bad``, with every reason."""
 
-    where: Where
+    where: Where | None  # None when a whole file was refused
     problems: list[str]
     record: Any
 
@@ -529,10 +574,15 @@ def _conflict(current: Scene, new: _Definition, stated: dict[str, Where]) -> str
             continue
         old_value, new_value = getattr(current, name), getattr(new.scene, name)
         if name in _SETS:
-            old_value, new_value = sorted(map(_identity, old_value)), sorted(map(_identity, new_value))
+            old_value, new_value = (
+                sorted(map(_identity, old_value)),
+                sorted(map(_identity, new_value)),
+            )
         if old_value != new_value:
-            return (f"scene {new.scene.id!r} is already defined at {stated[name].at()} "
-                    f"with other {name}")
+            return (
+                f"scene {new.scene.id!r} is already defined at {stated[name].at()} "
+                f"with other {name}"
+            )
     for key, value in new.scene.props.items():
         if key in current.props and current.props[key] != value:
             return f"scene {new.scene.id!r} is already defined with another {key!r}"
@@ -553,12 +603,14 @@ def _merged(current: Scene | None, new: _Definition) -> Scene:
         if name in new.fields:
             setattr(merged, name, getattr(new.scene, name))
     for name in _UNIONS:
-        setattr(merged, name, list(dict.fromkeys(getattr(current, name) + getattr(new.scene, name))))
+        setattr(
+            merged, name, list(dict.fromkeys(getattr(current, name) + getattr(new.scene, name)))
+        )
     merged.props = {**current.props, **new.scene.props}
     return merged
 
 
-def _link_problem(parent: str, child: str, parents: dict[str, str]) -> str | None:
+def _link_problem(parent: str, child: str, parents: Mapping[str, str]) -> str | None:
     if child == parent:
         return f"scene {parent!r} cannot be a part of itself"
     if parents.get(child, parent) != parent:
@@ -571,8 +623,12 @@ def _link_problem(parent: str, child: str, parents: dict[str, str]) -> str | Non
 def _parse_record(raw: RawRecord, definitions, expressions, references, problems) -> None:
     data, where = raw.data, raw.where
     if not isinstance(data, dict):
-        problems.append(problem(where, (), f"a record must be an object, got {type(data).__name__}"))
+        problems.append(
+            problem(where, (), f"a record must be an object, got {type(data).__name__}")
+        )
         return
+    shape: type[_Record]
+    parse: Callable[..., None]
     if "hyperlexeme" in data:
         shape, parse = HyperlexemeRecord, _from_hyperlexeme
     elif "scene" in data:
@@ -580,8 +636,13 @@ def _parse_record(raw: RawRecord, definitions, expressions, references, problems
     elif "id" in data:
         shape, parse = SceneRecord, _from_scene
     else:
-        problems.append(problem(where, (), "no 'scene', 'hyperlexeme' or 'id' field: "
-                                           "not a record of any known shape"))
+        problems.append(
+            problem(
+                where,
+                (),
+                "no 'scene', 'hyperlexeme' or 'id' field: not a record of any known shape",
+            )
+        )
         return
     record = _validate(shape, data, where, (), problems)
     if record is not None:
@@ -598,7 +659,7 @@ def _validate(shape, data, where: Where, path: tuple, problems: list[str]):
         return None
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     if isinstance(value, str) and len(value) > 40:
@@ -606,15 +667,18 @@ def _message(error: dict) -> str:
     return message
 
 
-def _scene(record_id: str, components: ComponentsIn | None, **values: Any) -> tuple[Scene, set[str]]:
+def _scene(
+    record_id: str, components: ComponentsIn | None, **values: Any
+) -> tuple[Scene, set[str]]:
     fields = {k for k, v in values.items() if v not in (None, [], {})}
     if components is not None:
         values["components"] = components.components()
         fields.add("components")
     scene = Scene(id=record_id, **{k: v for k, v in values.items() if v is not None})
     if scene.lang is None:
-        scene.lang = guess_lang(" ".join(filter(None, [scene.title, scene.text,
-                                                       *scene.component_names()])))
+        scene.lang = guess_lang(
+            " ".join(filter(None, [scene.title, scene.text, *scene.component_names()]))
+        )
     return scene, fields
 
 
@@ -626,41 +690,65 @@ def _file_name(path: str) -> str:
 def _expression(scene: Scene, source: Where, text: str, **values: Any) -> Expression:
     values = {k: v for k, v in values.items() if v is not None}
     values.setdefault("lang", guess_lang(text) or scene.lang)
-    values.setdefault("provenance", {"source": "corpus", "file": _file_name(source.file),
-                                     "line": source.line})
+    values.setdefault(
+        "provenance", {"source": "corpus", "file": _file_name(source.file), "line": source.line}
+    )
     return Expression(scene_ids=[scene.id], text=text, **values)
 
 
 def _from_pair(record: PairRecord, where, path, definitions, expressions, references, problems):
     stated = record.model_fields_set
-    scene, fields = _scene(record.scene, record.components if "components" in stated else None,
-                           title=record.title, lang=record.lang,
-                           archetypes=record.components.meta if "components" in stated else None)
+    scene, fields = _scene(
+        record.scene,
+        record.components if "components" in stated else None,
+        title=record.title,
+        lang=record.lang,
+        archetypes=record.components.meta if "components" in stated else None,
+    )
     if "components" in stated:
         fields.add("archetypes")
     definitions.append(_Definition(scene, fields, where, path))
-    voice = dict(style=record.style, register=record.register, tone=record.tone,
-                 target=record.target, lang=record.lang, props=record.extras(),
-                 **record.graph_fields())
+    voice = dict(
+        style=record.style,
+        register=record.register,
+        tone=record.tone,
+        target=record.target,
+        lang=record.lang,
+        props=record.extras(),
+        **record.graph_fields(),
+    )
     if record.text_human:
         expressions.append(_expression(scene, where, record.text_human, form="text", **voice))
     if record.text_alt:
         expressions.append(_expression(scene, where, record.text_alt, form="symbolic", **voice))
 
 
-def _from_hyperlexeme(record: HyperlexemeRecord, where, path, definitions, expressions,
-                      references, problems):
-    scene, fields = _scene(record.scene or record.hyperlexeme, record.components,
-                           archetypes=record.archetypes or None,
-                           hyperlexemes=[record.hyperlexeme], props=record.extras() or None)
+def _from_hyperlexeme(
+    record: HyperlexemeRecord, where, path, definitions, expressions, references, problems
+):
+    scene, fields = _scene(
+        record.scene or record.hyperlexeme,
+        record.components,
+        archetypes=record.archetypes or None,
+        hyperlexemes=[record.hyperlexeme],
+        props=record.extras() or None,
+    )
     definitions.append(_Definition(scene, fields, where, path))
     for expr in record.expressions:
         expressions.append(_expression(scene, where, expr.text, **_voice(expr)))
 
 
 def _voice(expr: ExpressionIn) -> dict[str, Any]:
-    return dict(form=expr.form, style=expr.style, register=expr.register, tone=expr.tone,
-                target=expr.target, lang=expr.lang, props=expr.extras(), **expr.graph_fields())
+    return dict(
+        form=expr.form,
+        style=expr.style,
+        register=expr.register,
+        tone=expr.tone,
+        target=expr.target,
+        lang=expr.lang,
+        props=expr.extras(),
+        **expr.graph_fields(),
+    )
 
 
 def _from_scene(record: SceneRecord, where, path, definitions, expressions, references, problems):
@@ -679,11 +767,17 @@ def _from_scene(record: SceneRecord, where, path, definitions, expressions, refe
             problems.append(problem(where, part_path, "a part is a scene record or a scene id"))
     stated = record.model_fields_set
     scene, fields = _scene(
-        record.id, record.components if "components" in stated else None,
-        title=record.title, text=record.text, lang=record.lang,
+        record.id,
+        record.components if "components" in stated else None,
+        title=record.title,
+        text=record.text,
+        lang=record.lang,
         archetypes=list(dict.fromkeys(record.archetypes + record.meta)) or None,
-        hyperlexemes=record.hyperlexemes or None, leads_to=record.leads_to or None,
-        parts=part_ids or None, props=record.extras() or None)
+        hyperlexemes=record.hyperlexemes or None,
+        leads_to=record.leads_to or None,
+        parts=part_ids or None,
+        props=record.extras() or None,
+    )
     if stated & {"archetypes", "meta"}:
         fields.add("archetypes")
     references.update(record.leads_to)

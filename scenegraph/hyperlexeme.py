@@ -18,20 +18,71 @@ import heapq
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import BaseModel
 
-from .models import Component, Scene
+from .models import Component
 from .text import nfc
 
 ORDER = ("field", "act", "tone", "agent")
-ENDINGS = sorted({
-    "", "а", "я", "о", "е", "ё", "ы", "и", "у", "ю", "ь", "й", "ой", "ей", "ою", "ею", "ью",
-    "ом", "ем", "ём", "ам", "ям", "ах", "ях", "ов", "ев", "ая", "яя", "ое", "ее", "ые", "ие",
-    "ый", "ий", "ую", "юю", "ого", "его", "ому", "ему", "ами", "ями", "ыми", "ими", "ым", "им",
-    "s", "es", "ed", "ing",
-}, key=len)
+ENDINGS = sorted(
+    {
+        "",
+        "а",
+        "я",
+        "о",
+        "е",
+        "ё",
+        "ы",
+        "и",
+        "у",
+        "ю",
+        "ь",
+        "й",
+        "ой",
+        "ей",
+        "ою",
+        "ею",
+        "ью",
+        "ом",
+        "ем",
+        "ём",
+        "ам",
+        "ям",
+        "ах",
+        "ях",
+        "ов",
+        "ев",
+        "ая",
+        "яя",
+        "ое",
+        "ее",
+        "ые",
+        "ие",
+        "ый",
+        "ий",
+        "ую",
+        "юю",
+        "ого",
+        "его",
+        "ому",
+        "ему",
+        "ами",
+        "ями",
+        "ыми",
+        "ими",
+        "ым",
+        "им",
+        "s",
+        "es",
+        "ed",
+        "ing",
+    },
+    key=len,
+)
 STRIPPABLE = [e for e in reversed(ENDINGS) if e]
 LINKING_VOWELS = ("", "и", "о", "е", "а")
 MIN_STEM = 3
@@ -45,8 +96,20 @@ def fuse(text: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
-def compose(scene: Scene) -> str:
-    """The scene's own fused hyperlexeme."""
+class _Part(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class _HasComponents(Protocol):
+    @property
+    def components(self) -> Sequence[_Part]: ...
+
+
+def compose(scene: _HasComponents) -> str:
+    """The scene's own fused hyperlexeme (only its components count)."""
     rank = {kind: i for i, kind in enumerate(ORDER)}
     parts = sorted(scene.components, key=lambda c: (rank[c.kind], fuse(c.name)))
     return "".join(fuse(c.name) for c in parts)
@@ -102,8 +165,10 @@ class Lexicon:
         self.kinds: dict[str, set[str]] = defaultdict(set)
         for component in components:
             self.kinds[component.name].add(component.kind)
-        self.entries = [_Entry(name, tuple(fuse(w) for w in re.split(r"[\s\-_]+", name) if fuse(w)))
-                        for name in sorted(self.kinds)]
+        self.entries = [
+            _Entry(name, tuple(fuse(w) for w in re.split(r"[\s\-_]+", name) if fuse(w)))
+            for name in sorted(self.kinds)
+        ]
         self.entries = [e for e in self.entries if e.words]
         self.by_first: dict[str, list[_Entry]] = defaultdict(list)
         for entry in self.entries:
@@ -117,9 +182,13 @@ class Lexicon:
         for start in range(len(text)):
             if not best[start]:
                 continue
-            steps = [(start + 1, COST_UNKNOWN, None, "unknown")]
+            steps: list[tuple[int, float, str | None, str]] = [
+                (start + 1, COST_UNKNOWN, None, "unknown")
+            ]
             for entry in self.by_first.get(text[start], []):
-                steps += [(end, cost, entry.name, how) for end, cost, how in _match(entry, text, start)]
+                steps += [
+                    (end, cost, entry.name, how) for end, cost, how in _match(entry, text, start)
+                ]
             for end, cost, name, how in steps:
                 for total, segments in best[start]:
                     item = (total + cost + COST_SEGMENT, segments + ((start, end, name, how),))
@@ -133,11 +202,20 @@ class Lexicon:
             if name is None and segments and segments[-1].name is None:
                 segments[-1].text += text[start:end]
                 continue
-            segments.append(Segment(text=text[start:end], name=name,
-                                    kinds=sorted(self.kinds.get(name, ())), match=how))
+            segments.append(
+                Segment(
+                    text=text[start:end],
+                    name=name,
+                    kinds=sorted(self.kinds.get(name, ())),
+                    match=how,
+                )
+            )
         names = {s.name for s in segments if s.name}
-        scenes = [SceneMatch(id=sid, covered=round(len(names) / len(have), 3))
-                  for sid, have in self.scene_names.items() if names and names <= have]
+        scenes = [
+            SceneMatch(id=sid, covered=round(len(names) / len(have), 3))
+            for sid, have in self.scene_names.items()
+            if names and names <= have
+        ]
         scenes.sort(key=lambda m: (-m.covered, m.id))
         return Segmentation(segments=segments, cost=round(total, 3), scenes=scenes)
 
@@ -147,8 +225,11 @@ def _match(entry: _Entry, text: str, start: int) -> list[tuple[int, float, str]]
     ends = [(start, 0.0, "exact")]
     for index, word in enumerate(entry.words):
         last = index == len(entry.words) - 1
-        ends = [(end, cost + extra, _worse(how, kind)) for pos, cost, how in ends
-                for end, extra, kind in _word_ends(word, text, pos, last)]
+        ends = [
+            (end, cost + extra, _worse(how, kind))
+            for pos, cost, how in ends
+            for end, extra, kind in _word_ends(word, text, pos, last)
+        ]
     best: dict[int, tuple[float, str]] = {}
     for end, cost, how in ends:
         if end not in best or cost < best[end][0]:
@@ -182,13 +263,18 @@ def _worse(a: str, b: str) -> str:
 
 
 def parse(word: str, lexicon: Lexicon, named: list[str] | None = None, k: int = 5) -> ParseResult:
-    return ParseResult(word=nfc(word), fused=fuse(word), named_scenes=sorted(named or []),
-                       candidates=lexicon.parse(word, k))
+    return ParseResult(
+        word=nfc(word),
+        fused=fuse(word),
+        named_scenes=sorted(named or []),
+        candidates=lexicon.parse(word, k),
+    )
 
 
 def parse_in_store(store, word: str, k: int = 5) -> ParseResult:
     """Parse ``word`` against the store's component lexicon and stored hyperlexemes."""
     lexicon = Lexicon(store.component_lexicon(), store.scenes_with_components())
-    named = store.run("MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id",
-                      {"form": nfc(word)}).column()
+    named = store.run(
+        "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id", {"form": nfc(word)}
+    ).column()
     return parse(word, lexicon, named, k)

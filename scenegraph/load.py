@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import orjson
 from pydantic import BaseModel
@@ -30,16 +30,26 @@ def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES
-                          and p.is_file() and not p.name.endswith(".rejects.jsonl"))
+            out += sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix.lower() in SUFFIXES
+                and p.is_file()
+                and not p.name.endswith(".rejects.jsonl")
+            )
         else:
             out.append(path)
     return out
 
 
-def load_corpus(store: Store, paths: Iterable[str | Path], *, skip_bad: bool = False,
-                rejects_file: str | Path | None = None,
-                progress: Progress | None = None) -> LoadReport:
+def load_corpus(
+    store: Store,
+    paths: Iterable[str | Path],
+    *,
+    skip_bad: bool = False,
+    rejects_file: str | Path | None = None,
+    progress: Progress | None = None,
+) -> LoadReport:
     """Read, check and write corpus files.
 
     Without ``skip_bad`` any problem raises ``CorpusError`` (one line per problem) and nothing
@@ -69,9 +79,15 @@ def load_corpus(store: Store, paths: Iterable[str | Path], *, skip_bad: bool = F
     if not was_empty:  # sub-trees already stored may have moved; a fresh load placed them all
         store.recompute_fractal()
     written = _write_rejects(rejects, rejects_file) if rejects else None
-    return LoadReport(files=len(files), records=builder.records, scenes=len(corpus.scenes),
-                      expressions=len(corpus.expressions), rejected=len(rejects),
-                      rejects_file=written, counts=store.counts())
+    return LoadReport(
+        files=len(files),
+        records=builder.records,
+        scenes=len(corpus.scenes),
+        expressions=len(corpus.expressions),
+        rejected=len(rejects),
+        rejects_file=written,
+        counts=store.counts(),
+    )
 
 
 def _keep_needed_replacements(store: Store, batch) -> None:
@@ -79,8 +95,16 @@ def _keep_needed_replacements(store: Store, batch) -> None:
     whose stored content hash (components and archetypes included) is unchanged."""
     new_hash = {row["id"]: row["content_hash"] for row in batch.node_rows("Scene")}
     ids = sorted(batch.replace.get("HAS", {}))
-    stored = dict(store.run("UNWIND $ids AS sid MATCH (s:Scene {id: sid}) "
-                            "RETURN s.id, s.content_hash", {"ids": ids}).rows) if ids else {}
+    stored = (
+        dict(
+            store.run(
+                "UNWIND $ids AS sid MATCH (s:Scene {id: sid}) RETURN s.id, s.content_hash",
+                {"ids": ids},
+            ).rows
+        )
+        if ids
+        else {}
+    )
     for edges in batch.replace.values():
         for scene_id in [s for s in edges if stored.get(s) in (None, new_hash.get(s))]:
             del edges[scene_id]
@@ -96,7 +120,10 @@ def _write_rejects(rejects: list[Reject], path: str | Path | None) -> str:
     target = Path(path or "scenegraph.rejects.jsonl")
     with target.open("wb") as out:
         for reject in rejects:
-            row = {"where": reject.where.at() if reject.where else None,
-                   "problems": reject.problems, "record": reject.record}
+            row = {
+                "where": reject.where.at() if reject.where else None,
+                "problems": reject.problems,
+                "record": reject.record,
+            }
             out.write(orjson.dumps(row, default=str) + b"\n")
     return str(target)

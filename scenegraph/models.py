@@ -97,8 +97,16 @@ class Expression(BaseModel):
 
 def expression_id(expr: Expression) -> str:
     """Deterministic id from what the expression says and for which scene(s) and voice."""
-    identity = [expr.scene_ids, expr.text, expr.form, expr.style, expr.register, expr.tone,
-                expr.target, expr.lang]
+    identity = [
+        expr.scene_ids,
+        expr.text,
+        expr.form,
+        expr.style,
+        expr.register,
+        expr.tone,
+        expr.target,
+        expr.lang,
+    ]
     return "x" + content_hash(identity)
 
 
@@ -122,11 +130,18 @@ class Scene(BaseModel):
         return [c.name for c in self.components if kind is None or c.kind == kind]
 
     def content_hash(self) -> str:
-        """Hash of what the scene *is* (not of where it sits): decides re-embedding and regeneration."""
-        return content_hash([
-            self.title, self.text, self.lang,
-            sorted(c.key for c in self.components), sorted(self.archetypes), self.props,
-        ])
+        """Hash of what the scene *is*, not of where it sits: decides re-embedding and
+        regeneration."""
+        return content_hash(
+            [
+                self.title,
+                self.text,
+                self.lang,
+                sorted(c.key for c in self.components),
+                sorted(self.archetypes),
+                self.props,
+            ]
+        )
 
 
 def ancestors(scene_id: str, parents: Mapping[str, str]) -> Iterator[str]:

@@ -19,9 +19,10 @@ score: a cosine, a structural sum, or a fused rank score, by the method that fou
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Callable, Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 from pydantic import BaseModel, TypeAdapter
@@ -53,6 +54,7 @@ HITS = TypeAdapter(list[Hit])  # one validation call per ranking: the query path
 
 # -- semantic ---------------------------------------------------------------------------------
 
+
 def semantic_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
     """The k scenes whose embedded texts are closest to this scene's."""
     index = open_index(store, "scene")
@@ -60,11 +62,17 @@ def semantic_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
         _require_scene(store, scene_id)
         raise VectorIndexError(f"scene {scene_id} has no vector yet: run `scenegraph embed`")
     found = index.search(index.vector(scene_id), k + 1)[0]
-    return HITS.validate_python([{"id": other, "score": score, "reasons": [f"cosine {score:.3f}"],
-                                  "by": "semantic"} for other, score in found if other != scene_id][:k])
+    return HITS.validate_python(
+        [
+            {"id": other, "score": score, "reasons": [f"cosine {score:.3f}"], "by": "semantic"}
+            for other, score in found
+            if other != scene_id
+        ][:k]
+    )
 
 
 # -- structural -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Link:
@@ -77,24 +85,44 @@ class Link:
 
 
 LINKS = (
-    Link("MATCH (s:Scene {id: $id})-[:LEADS_TO]->(o:Scene) WHERE o.id <> $id "
-         "RETURN o.id, s.id", 1.0, "{} leads to it"),
-    Link("MATCH (o:Scene)-[:LEADS_TO]->(s:Scene {id: $id}) WHERE o.id <> $id "
-         "RETURN o.id, s.id", 1.0, "leads to {}"),
-    Link("MATCH (s:Scene {id: $id})-[:HAS]->(c:Component)<-[:HAS]-(o:Scene) WHERE o.id <> $id "
-         "RETURN o.id, c.key", 1.0, "shares {}"),
-    Link("MATCH (s:Scene {id: $id})-[:EVOKES]->(a:Archetype)<-[:EVOKES]-(o:Scene) "
-         "WHERE o.id <> $id RETURN o.id, a.name", 0.5, "evokes {} too"),
+    Link(
+        "MATCH (s:Scene {id: $id})-[:LEADS_TO]->(o:Scene) WHERE o.id <> $id RETURN o.id, s.id",
+        1.0,
+        "{} leads to it",
+    ),
+    Link(
+        "MATCH (o:Scene)-[:LEADS_TO]->(s:Scene {id: $id}) WHERE o.id <> $id RETURN o.id, s.id",
+        1.0,
+        "leads to {}",
+    ),
+    Link(
+        "MATCH (s:Scene {id: $id})-[:HAS]->(c:Component)<-[:HAS]-(o:Scene) WHERE o.id <> $id "
+        "RETURN o.id, c.key",
+        1.0,
+        "shares {}",
+    ),
+    Link(
+        "MATCH (s:Scene {id: $id})-[:EVOKES]->(a:Archetype)<-[:EVOKES]-(o:Scene) "
+        "WHERE o.id <> $id RETURN o.id, a.name",
+        0.5,
+        "evokes {} too",
+    ),
 )
 # Fractal proximity from the stored depths: descendants, ancestors, and every scene sharing an
 # ancestor (with the depth of the deepest shared one).
-DESCENDANTS = (f"MATCH (s:Scene {{id: $id}})-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) "
-               "RETURN DISTINCT o.id, o.depth")
-ANCESTORS = (f"MATCH (o:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
-             "RETURN DISTINCT o.id, o.depth")
-RELATIVES = (f"MATCH (a:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
-             f"MATCH (a)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) WHERE o.id <> $id "
-             "WITH o, max(a.depth) AS shared RETURN o.id, o.depth, shared")
+DESCENDANTS = (
+    f"MATCH (s:Scene {{id: $id}})-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) "
+    "RETURN DISTINCT o.id, o.depth"
+)
+ANCESTORS = (
+    f"MATCH (o:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
+    "RETURN DISTINCT o.id, o.depth"
+)
+RELATIVES = (
+    f"MATCH (a:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
+    f"MATCH (a)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) WHERE o.id <> $id "
+    "WITH o, max(a.depth) AS shared RETURN o.id, o.depth, shared"
+)
 
 
 class _Tally:
@@ -110,8 +138,15 @@ class _Tally:
 
     def hits(self, k: int) -> list[Hit]:
         ranked = sorted(self.score, key=lambda other: (-round(self.score[other], 6), other))
-        return [Hit(id=other, score=round(self.score[other], 6), reasons=self.reasons[other],
-                    by="structural") for other in ranked[:k]]
+        return [
+            Hit(
+                id=other,
+                score=round(self.score[other], 6),
+                reasons=self.reasons[other],
+                by="structural",
+            )
+            for other in ranked[:k]
+        ]
 
 
 def structural_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
@@ -141,8 +176,11 @@ def _tree_relations(store: Store, scene_id: str, depth: int | None) -> dict[str,
         if None not in (other_depth, shared):
             steps = depth + other_depth - 2 * shared
             sibling = other_depth == depth == shared + 1
-            keep(other, steps, "sibling (same parent)" if sibling else
-                 f"same tree, {steps} steps apart")
+            keep(
+                other,
+                steps,
+                "sibling (same parent)" if sibling else f"same tree, {steps} steps apart",
+            )
     for other, other_depth in store.run(DESCENDANTS, params).rows:
         if other_depth is not None:
             steps = other_depth - depth
@@ -158,12 +196,15 @@ def _require_scene(store: Store, scene_id: str) -> int | None:
     """The scene's depth; raises when the store has no such scene."""
     rows = store.run("MATCH (s:Scene {id: $id}) RETURN s.depth", {"id": scene_id}).rows
     if not rows:
-        raise SceneGraphError(f"no scene {scene_id!r} in {store.uri}: check the id "
-                              "(`scenegraph cypher \"MATCH (s:Scene) RETURN s.id\"`)")
+        raise SceneGraphError(
+            f"no scene {scene_id!r} in {store.uri}: check the id "
+            '(`scenegraph cypher "MATCH (s:Scene) RETURN s.id"`)'
+        )
     return rows[0][0]
 
 
 # -- both -------------------------------------------------------------------------------------
+
 
 def fused_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
     """Reciprocal-rank fusion of the semantic and structural rankings, with both's reasons."""
@@ -177,14 +218,22 @@ def fused_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
             reasons[hit.id] += [f"{hit.by} #{rank}", *hit.reasons]
             found_by[hit.id].add(hit.by)
     ranked = sorted(score, key=lambda other: (-round(score[other], 9), other))[:k]
-    return [Hit(id=other, score=round(score[other], 9), reasons=reasons[other],
-                by="both" if len(found_by[other]) == 2 else next(iter(found_by[other])))
-            for other in ranked]
+    return [
+        Hit(
+            id=other,
+            score=round(score[other], 9),
+            reasons=reasons[other],
+            by="both" if len(found_by[other]) == 2 else next(iter(found_by[other])),
+        )
+        for other in ranked
+    ]
 
 
 METHODS: dict[str, Callable[[Store, str, int], list[Hit]]] = {
-    "semantic": semantic_neighbours, "structural": structural_neighbours,
-    "both": fused_neighbours}
+    "semantic": semantic_neighbours,
+    "structural": structural_neighbours,
+    "both": fused_neighbours,
+}
 
 
 def neighbours(store: Store, scene_id: str, k: int = 10, by: By = "semantic") -> list[Hit]:
@@ -197,6 +246,7 @@ def neighbours(store: Store, scene_id: str, k: int = 10, by: By = "semantic") ->
 
 
 # -- search -----------------------------------------------------------------------------------
+
 
 class Query(NamedTuple):
     """How a search text was read: a text to embed, or vectors taken from the index."""
@@ -212,9 +262,13 @@ def read_query(store: Store, index: VectorIndex, text: str) -> Query:
     plain = Query(text, None, "similar to the query")
     if index.meta.kind != "scene" or any(ch.isspace() for ch in text):
         return plain
-    named = sorted(scene for scene in store.run(
-        "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id",
-        {"form": text}).column() if scene in index)
+    named = sorted(
+        scene
+        for scene in store.run(
+            "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id", {"form": text}
+        ).column()
+        if scene in index
+    )
     if named or text in index:
         vector = normalise(index.vectors(named or [text]).mean(axis=0, keepdims=True))
         reason = f"hyperlexeme {text} names {', '.join(named)}" if named else f"scene {text}"
@@ -240,12 +294,14 @@ def query_embedder(index: VectorIndex, embedder: Embedder | None = None) -> Embe
         raise VectorIndexError(
             f"the {index.meta.kind} index was built with {index.meta.model}, not {embedder.name}: "
             f"search with that model, or run `scenegraph embed --model {embedder.name}` "
-            "to rebuild the index")
+            "to rebuild the index"
+        )
     return embedder
 
 
-def search(store: Store, text: str, k: int = 10, embedder: Embedder | None = None,
-           kind: Kind = "scene") -> list[Hit]:
+def search(
+    store: Store, text: str, k: int = 10, embedder: Embedder | None = None, kind: Kind = "scene"
+) -> list[Hit]:
     """The k scenes (or expressions) closest to ``text``: free text or a hyperlexeme."""
     text = nfc(text)
     if not text:
@@ -254,13 +310,19 @@ def search(store: Store, text: str, k: int = 10, embedder: Embedder | None = Non
         raise ConfigError(f"k must be at least 1, not {k}")
     index = open_index(store, kind)
     query = read_query(store, index, text)
-    vector = query.vector if query.vector is not None else \
-        query_embedder(index, embedder).embed([query.text])
-    return [Hit(id=item_id, score=score, reasons=[query.reason, f"cosine {score:.3f}"],
-                by="semantic") for item_id, score in index.search(vector, k)[0]]
+    vector = (
+        query.vector
+        if query.vector is not None
+        else query_embedder(index, embedder).embed([query.text])
+    )
+    return [
+        Hit(id=item_id, score=score, reasons=[query.reason, f"cosine {score:.3f}"], by="semantic")
+        for item_id, score in index.search(vector, k)[0]
+    ]
 
 
 # -- RESONATES edges --------------------------------------------------------------------------
+
 
 def _add_resonance(batch: GraphBatch, scene_id: str, hits: list[Hit]) -> None:
     batch.node("Scene", id=scene_id)  # names the source, so its old edges are replaced
@@ -277,8 +339,9 @@ def materialize(store: Store, scene_id: str, hits: list[Hit]) -> int:
     return len(hits)
 
 
-def materialize_all(store: Store, k: int = 5, by: By = "semantic",
-                    progress: Progress | None = None) -> int:
+def materialize_all(
+    store: Store, k: int = 5, by: By = "semantic", progress: Progress | None = None
+) -> int:
     """RESONATES edges to the k nearest neighbours of every scene, in one write."""
     scene_ids = store.scene_ids() if by == "structural" else list(open_index(store, "scene").ids)
     batch, written = GraphBatch(), 0

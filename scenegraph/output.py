@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from rich.console import Console
@@ -18,7 +19,9 @@ def print_json(value: Any) -> None:
     print(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode())
 
 
-def print_table(columns: list[str], rows: Iterable[Iterable[Any]], title: str | None = None) -> None:
+def print_table(
+    columns: list[str], rows: Iterable[Iterable[Any]], title: str | None = None
+) -> None:
     table = Table(title=title, show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")

@@ -13,11 +13,33 @@ import re
 
 from .errors import ReadOnlyViolation
 
-WRITE_KEYWORDS = frozenset({
-    "CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "DROP", "ALTER", "FOREACH",
-    "LOAD", "COPY", "IMPORT", "EXPORT", "INSTALL", "ATTACH", "USE", "CHECKPOINT",
-    "GRANT", "REVOKE", "DENY", "TERMINATE", "RENAME", "FINISH",
-})
+WRITE_KEYWORDS = frozenset(
+    {
+        "CREATE",
+        "MERGE",
+        "SET",
+        "DELETE",
+        "DETACH",
+        "REMOVE",
+        "DROP",
+        "ALTER",
+        "FOREACH",
+        "LOAD",
+        "COPY",
+        "IMPORT",
+        "EXPORT",
+        "INSTALL",
+        "ATTACH",
+        "USE",
+        "CHECKPOINT",
+        "GRANT",
+        "REVOKE",
+        "DENY",
+        "TERMINATE",
+        "RENAME",
+        "FINISH",
+    }
+)
 # Table functions of LadybugDB that only describe the schema.
 READ_PROCEDURES = frozenset({"show_tables", "table_info"})
 
@@ -38,9 +60,11 @@ def check_read_only(statement: str) -> None:
         if word.upper() in WRITE_KEYWORDS:
             raise ReadOnlyViolation(
                 f"refused: {word.upper()} writes or reaches outside the graph; "
-                "run it with --write (CLI) if you mean to change the store")
+                "run it with --write (CLI) if you mean to change the store"
+            )
     for procedure in _CALL.findall(bare):
         if procedure not in READ_PROCEDURES:
             raise ReadOnlyViolation(
                 f"refused: CALL {procedure} is not on the read-only list "
-                f"({', '.join(sorted(READ_PROCEDURES))})")
+                f"({', '.join(sorted(READ_PROCEDURES))})"
+            )

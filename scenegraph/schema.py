@@ -47,8 +47,11 @@ class Schema:
 
 def statements(path: Path | Traversable) -> list[str]:
     """The statements of a .cypher file: comments dropped, split on ';'."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
-             if not line.lstrip().startswith("//")]
+    lines = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("//")
+    ]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 

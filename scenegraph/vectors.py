@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Literal, NamedTuple, Sequence
+from typing import Any, BinaryIO, Literal, NamedTuple, cast
 
 import faiss
 import numpy as np
@@ -44,6 +45,7 @@ FORMAT = 1
 
 # -- what gets embedded ---------------------------------------------------------------------
 
+
 class Item(NamedTuple):
     id: str
     text: str
@@ -54,8 +56,11 @@ def scene_text(scene: Scene) -> str:
     """The text embedded for a scene: its text (or title), components by role, archetypes,
     hyperlexemes — one per line, in a fixed order."""
     lines = [scene.text or scene.title or ""]
-    lines += [f"{kind}: {', '.join(names)}" for kind in COMPONENT_KINDS
-              if (names := sorted(scene.component_names(kind)))]
+    lines += [
+        f"{kind}: {', '.join(names)}"
+        for kind in COMPONENT_KINDS
+        if (names := sorted(scene.component_names(kind)))
+    ]
     if scene.archetypes:
         lines.append("archetypes: " + ", ".join(sorted(scene.archetypes)))
     if scene.hyperlexemes:
@@ -74,16 +79,20 @@ def scene_items(store: Store) -> list[Item]:
 
 def expression_items(store: Store) -> list[Item]:
     """Every active expression, by its own text."""
-    rows = store.run("MATCH (e:Expression) WHERE e.status = 'active' "
-                     "RETURN e.id, e.text ORDER BY e.id").rows
+    rows = store.run(
+        "MATCH (e:Expression) WHERE e.status = 'active' RETURN e.id, e.text ORDER BY e.id"
+    ).rows
     return [_item(expr_id, text) for expr_id, text in rows if text]
 
 
 SOURCES: dict[str, Callable[[Store], list[Item]]] = {
-    "scene": scene_items, "expression": expression_items}
+    "scene": scene_items,
+    "expression": expression_items,
+}
 
 
 # -- one index --------------------------------------------------------------------------------
+
 
 class IndexMeta(BaseModel):
     kind: Kind
@@ -109,21 +118,33 @@ class VectorIndex:
 
     def __init__(self, meta: IndexMeta, ids: list[str], hashes: list[str], index: faiss.Index):
         if not (index.ntotal == len(ids) == len(hashes) == meta.count) or index.d != meta.dimension:
-            raise VectorIndexError(f"the {meta.kind} index is inconsistent ({index.ntotal} vectors, "
-                                   f"{len(ids)} ids): run `scenegraph embed` to rebuild it")
+            raise VectorIndexError(
+                f"the {meta.kind} index is inconsistent ({index.ntotal} "
+                f"vectors, {len(ids)} ids): run `scenegraph embed` to "
+                "rebuild it"
+            )
         self.meta, self.ids, self.hashes, self.index = meta, ids, hashes, index
         self.position = {item_id: row for row, item_id in enumerate(ids)}
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = HNSW_EF_SEARCH
 
     @classmethod
-    def build(cls, kind: Kind, model: str, dimension: int, ids: list[str], hashes: list[str],
-              vectors: np.ndarray, hnsw_threshold: int = HNSW_THRESHOLD) -> "VectorIndex":
+    def build(
+        cls,
+        kind: Kind,
+        model: str,
+        dimension: int,
+        ids: list[str],
+        hashes: list[str],
+        vectors: np.ndarray,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+    ) -> VectorIndex:
         index_type = index_type_for(len(ids), hnsw_threshold)
         index = _new_faiss_index(index_type, dimension)
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        meta = IndexMeta(kind=kind, model=model, dimension=dimension, index_type=index_type,
-                         count=len(ids))
+        meta = IndexMeta(
+            kind=kind, model=model, dimension=dimension, index_type=index_type, count=len(ids)
+        )
         return cls(meta, list(ids), list(hashes), index)
 
     def __len__(self) -> int:
@@ -136,12 +157,14 @@ class VectorIndex:
         try:
             return self.position[item_id]
         except KeyError:
-            raise VectorIndexError(f"no {self.meta.kind} vector for {item_id}: "
-                                   "run `scenegraph embed`") from None
+            raise VectorIndexError(
+                f"no {self.meta.kind} vector for {item_id}: run `scenegraph embed`"
+            ) from None
 
     def vector(self, item_id: str) -> np.ndarray:
         """The stored (unit-length) vector of one id, as a 1 × dimension row."""
-        return self.index.reconstruct(self._row(item_id))[None, :]
+        # faiss's stubs pick the torch overload when no output array is given.
+        return cast(np.ndarray, self.index.reconstruct(self._row(item_id)))[None, :]
 
     def vectors(self, ids: Sequence[str] | None = None) -> np.ndarray:
         """The stored (unit-length) vectors of ``ids``, in that order; all rows when None."""
@@ -158,14 +181,20 @@ class VectorIndex:
         k = min(k, len(self))
         if k <= 0:
             return [[] for _ in range(len(queries))]
-        params = faiss.SearchParametersHNSW(efSearch=k) \
-            if self.meta.index_type == "hnsw" and k > HNSW_EF_SEARCH else None
+        # faiss's __init__.pyi lacks SearchParametersHNSW, which swigfaiss exports.
+        params = (
+            faiss.SearchParametersHNSW(efSearch=k)  # type: ignore[attr-defined]
+            if self.meta.index_type == "hnsw" and k > HNSW_EF_SEARCH
+            else None
+        )
         scores, rows = self.index.search(queries, k, params=params)
         ids = self.ids
-        return [[(ids[row], float(score)) for row, score in zip(row_ids, row_scores) if row >= 0]
-                for row_ids, row_scores in zip(rows.tolist(), scores.tolist())]
+        return [
+            [(ids[row], float(score)) for row, score in zip(row_ids, row_scores) if row >= 0]
+            for row_ids, row_scores in zip(rows.tolist(), scores.tolist())
+        ]
 
-    def extended(self, ids: list[str], hashes: list[str], vectors: np.ndarray) -> "VectorIndex":
+    def extended(self, ids: list[str], hashes: list[str], vectors: np.ndarray) -> VectorIndex:
         """A copy with rows added; this index (perhaps in use elsewhere) stays as it is."""
         index = faiss.clone_index(self.index)
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -174,28 +203,35 @@ class VectorIndex:
 
     def save(self, path: Path) -> None:
         """Write atomically: the old file stays whole until the new one is complete."""
-        arrays = {"meta": np.array(self.meta.model_dump_json()),
-                  "ids": np.array(self.ids, dtype=str), "hashes": np.array(self.hashes, dtype=str),
-                  "index": faiss.serialize_index(self.index)}
+        arrays: dict[str, Any] = {
+            "meta": np.array(self.meta.model_dump_json()),
+            "ids": np.array(self.ids, dtype=str),
+            "hashes": np.array(self.hashes, dtype=str),
+            "index": faiss.serialize_index(self.index),
+        }
         write_atomically(path, lambda out: np.savez(out, **arrays))
 
     @classmethod
-    def load(cls, path: Path) -> "VectorIndex":
+    def load(cls, path: Path) -> VectorIndex:
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = IndexMeta.model_validate_json(str(data["meta"]))
                 ids, hashes = data["ids"].tolist(), data["hashes"].tolist()
                 index = faiss.deserialize_index(data["index"])
         except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
-            raise VectorIndexError(f"the vector index {path} is unreadable ({exc}): "
-                                   "run `scenegraph embed` to rebuild it") from exc
+            raise VectorIndexError(
+                f"the vector index {path} is unreadable ({exc}): "
+                "run `scenegraph embed` to rebuild it"
+            ) from exc
         if meta.format != FORMAT:
-            raise VectorIndexError(f"the vector index {path} has format {meta.format}, not "
-                                   f"{FORMAT}: run `scenegraph embed` to rebuild it")
+            raise VectorIndexError(
+                f"the vector index {path} has format {meta.format}, not "
+                f"{FORMAT}: run `scenegraph embed` to rebuild it"
+            )
         return cls(meta, ids, hashes, index)
 
 
-def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write ``path`` through a temporary file in the same folder, fsync, then rename over."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -246,8 +282,9 @@ def open_index(store: Store, kind: Kind = "scene") -> VectorIndex:
     try:
         signature = _signature(path)
     except FileNotFoundError:
-        raise VectorIndexError(f"no {kind} vectors for the store {store.uri}: "
-                               "run `scenegraph embed` first") from None
+        raise VectorIndexError(
+            f"no {kind} vectors for the store {store.uri}: run `scenegraph embed` first"
+        ) from None
     if cached is not None and cached[1] == signature:
         return cached[2]
     index = VectorIndex.load(path)
@@ -268,6 +305,7 @@ def load_vectors(store: Store, kind: Kind = "scene") -> tuple[list[str], np.ndar
 
 
 # -- embedding a store ------------------------------------------------------------------------
+
 
 class KindReport(BaseModel):
     kind: Kind
@@ -315,36 +353,52 @@ class KindPlan:
         self.changed = sum(1 for item in self.todo if item.id in old)
         self.removed = [item_id for item_id in old if item_id not in current]
 
-    def embed(self, embedder: Embedder, batch_size: int,
-              progress: Progress | None) -> np.ndarray:
+    def embed(self, embedder: Embedder, batch_size: int, progress: Progress | None) -> np.ndarray:
         """Vectors of the to-do items (the model is not touched when there are none)."""
         if self.todo:
             return embed_items(embedder, self.todo, batch_size, progress)
-        dimension = self.previous.meta.dimension if self.previous is not None \
-            else embedder.dimension
+        dimension = (
+            self.previous.meta.dimension if self.previous is not None else embedder.dimension
+        )
         return np.zeros((0, dimension), dtype=np.float32)
 
-    def updated_index(self, model: str, vectors: np.ndarray,
-                      hnsw_threshold: int) -> VectorIndex | None:
+    def updated_index(
+        self, model: str, vectors: np.ndarray, hnsw_threshold: int
+    ) -> VectorIndex | None:
         """The index after this run, or None when the one on disk is already right."""
-        previous, ids, hashes = self.previous, [i.id for i in self.todo], [i.hash for i in self.todo]
+        previous = self.previous
+        ids, hashes = [i.id for i in self.todo], [i.hash for i in self.todo]
         if previous is None:
-            return VectorIndex.build(self.kind, model, vectors.shape[1], ids, hashes, vectors,
-                                     hnsw_threshold)
+            return VectorIndex.build(
+                self.kind, model, vectors.shape[1], ids, hashes, vectors, hnsw_threshold
+            )
         same_type = previous.meta.index_type == index_type_for(len(self.items), hnsw_threshold)
         if same_type and not self.removed and not self.changed:
             return previous.extended(ids, hashes, vectors) if ids else None
         kept = [item_id for item_id in previous.ids if item_id in self.kept]
         kept_hashes = [previous.hashes[previous.position[item_id]] for item_id in kept]
-        return VectorIndex.build(self.kind, model, vectors.shape[1], kept + ids,
-                                 kept_hashes + hashes, np.vstack([previous.vectors(kept), vectors]),
-                                 hnsw_threshold)
+        return VectorIndex.build(
+            self.kind,
+            model,
+            vectors.shape[1],
+            kept + ids,
+            kept_hashes + hashes,
+            np.vstack([previous.vectors(kept), vectors]),
+            hnsw_threshold,
+        )
 
     def report(self, index: VectorIndex, written: bool) -> KindReport:
-        return KindReport(kind=self.kind, total=len(index), new=len(self.todo) - self.changed,
-                          changed=self.changed, removed=len(self.removed),
-                          unchanged=len(self.kept), index_type=index.meta.index_type,
-                          written=written, rebuilt=self.rebuilt)
+        return KindReport(
+            kind=self.kind,
+            total=len(index),
+            new=len(self.todo) - self.changed,
+            changed=self.changed,
+            removed=len(self.removed),
+            unchanged=len(self.kept),
+            index_type=index.meta.index_type,
+            written=written,
+            rebuilt=self.rebuilt,
+        )
 
 
 @dataclass
@@ -359,8 +413,12 @@ class EmbedPlan:
     def pending(self) -> int:
         return sum(len(plan.todo) for plan in self.kinds)
 
-    def run(self, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-            hnsw_threshold: int = HNSW_THRESHOLD) -> EmbedReport:
+    def run(
+        self,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Progress | None = None,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+    ) -> EmbedReport:
         """Embed the pending items and save every index that changed."""
         if batch_size < 1 or hnsw_threshold < 1:
             raise ConfigError("batch size and HNSW threshold must be at least 1")
@@ -370,28 +428,30 @@ class EmbedPlan:
             index = plan.updated_index(self.embedder.name, vectors, hnsw_threshold)
             if index is not None:
                 _save(self.store, plan.kind, index)
-            final = index if index is not None else plan.previous
+            # No new index means the previous one is already right, so there is one.
+            final = index if index is not None else cast(VectorIndex, plan.previous)
             dimension = dimension or final.meta.dimension
             reports.append(plan.report(final, written=index is not None))
         return EmbedReport(model=self.embedder.name, dimension=dimension, kinds=reports)
 
 
-def embed_items(embedder: Embedder, items: list[Item], batch_size: int,
-                progress: Progress | None = None) -> np.ndarray:
+def embed_items(
+    embedder: Embedder, items: list[Item], batch_size: int, progress: Progress | None = None
+) -> np.ndarray:
     """Vectors of ``items`` in their order; embedded longest first, so that each batch holds
     texts of similar length (short texts are not padded to long ones)."""
     order = sorted(range(len(items)), key=lambda i: len(items[i].text), reverse=True)
     out: np.ndarray | None = None
     step = batch_size * CHUNK_BATCHES
     for start in range(0, len(order), step):
-        rows = order[start:start + step]
+        rows = order[start : start + step]
         vectors = embedder.embed([items[i].text for i in rows], batch_size)
         if out is None:
             out = np.empty((len(items), vectors.shape[1]), dtype=np.float32)
         out[rows] = vectors
         if progress:
             progress(len(rows))
-    return out
+    return cast(np.ndarray, out)  # None only for no items, which callers never pass
 
 
 def _previous(store: Store, kind: Kind) -> tuple[VectorIndex | None, str | None]:
@@ -414,8 +474,9 @@ def recorded_model(store: Store, kinds: Iterable[Kind] = KINDS) -> str | None:
     return None
 
 
-def plan_embed(store: Store, embedder: Embedder | None = None,
-               kinds: Iterable[Kind] = KINDS) -> EmbedPlan:
+def plan_embed(
+    store: Store, embedder: Embedder | None = None, kinds: Iterable[Kind] = KINDS
+) -> EmbedPlan:
     """Compare the graph with the indexes on disk. Without an embedder, the model the indexes
     were built with is used (the packaged default when there are none)."""
     kinds = list(dict.fromkeys(kinds))
@@ -428,15 +489,18 @@ def plan_embed(store: Store, embedder: Embedder | None = None,
         if previous is not None and previous.meta.model != embedder.name:
             plan.replan(f"model changed from {previous.meta.model} to {embedder.name}")
         elif previous is not None and plan.todo and previous.meta.dimension != embedder.dimension:
-            plan.replan(f"dimension changed from {previous.meta.dimension} to "
-                        f"{embedder.dimension}")
+            plan.replan(f"dimension changed from {previous.meta.dimension} to {embedder.dimension}")
         plans.append(plan)
     return EmbedPlan(store, embedder, plans)
 
 
-def embed_store(store: Store, embedder: Embedder | None = None,
-                batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-                kinds: Iterable[Kind] = KINDS,
-                hnsw_threshold: int = HNSW_THRESHOLD) -> EmbedReport:
+def embed_store(
+    store: Store,
+    embedder: Embedder | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    kinds: Iterable[Kind] = KINDS,
+    hnsw_threshold: int = HNSW_THRESHOLD,
+) -> EmbedReport:
     """Embed the store's scenes and expressions that are new or changed; see the module doc."""
     return plan_embed(store, embedder, kinds).run(batch_size, progress, hnsw_threshold)

@@ -37,16 +37,28 @@ def json_option(f):
 
 
 def progress_bar(description: str, total: int | None = None):
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err_console, transient=True,
-                    disable=not err_console.is_terminal)
+    return Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--store", "store_uri", envvar="SCENEGRAPH_STORE", default=None, metavar="URI",
-              help="Folder of the embedded store (default ./.scenegraph) or bolt://… / "
-                   "neo4j://… for Neo4j (auth from NEO4J_USER / NEO4J_PASSWORD). "
-                   "Env: SCENEGRAPH_STORE.")
+@click.option(
+    "--store",
+    "store_uri",
+    envvar="SCENEGRAPH_STORE",
+    default=None,
+    metavar="URI",
+    help="Folder of the embedded store (default ./.scenegraph) or bolt://… / "
+    "neo4j://… for Neo4j (auth from NEO4J_USER / NEO4J_PASSWORD). "
+    "Env: SCENEGRAPH_STORE.",
+)
 @click.version_option(__version__, prog_name="scenegraph")
 @click.pass_context
 def cli(ctx: click.Context, store_uri: str | None) -> None:
@@ -70,4 +82,4 @@ def main() -> None:
 
 
 # Command modules: importing one adds its commands to `cli`.
-from . import graph, demo, serve, embed, generate, export, check  # noqa: E402,F401
+from . import check, demo, embed, export, generate, graph, serve  # noqa: E402,F401

@@ -20,10 +20,20 @@ def _step(title: str) -> None:
 
 
 @cli.command()
-@click.option("--seeds", type=click.Path(exists=True), default=None,
-              show_default="the bundled corpus", help="Corpus to load.")
-@click.option("--out", type=click.Path(file_okay=False), default="out", show_default=True,
-              help="Folder for the check report and the exported dataset.")
+@click.option(
+    "--seeds",
+    type=click.Path(exists=True),
+    default=None,
+    show_default="the bundled corpus",
+    help="Corpus to load.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="out",
+    show_default=True,
+    help="Folder for the check report and the exported dataset.",
+)
 @click.pass_context
 def demo(ctx: click.Context, seeds: str | None, out: str) -> None:
     """The whole path on the bundled seeds, offline: load, embed, neighbours, generate with
@@ -45,7 +55,14 @@ def demo(ctx: click.Context, seeds: str | None, out: str) -> None:
     _step("check the four rules")
     ctx.invoke(check.check, out_dir=Path(out) / "check")
     _step("export the training set")
-    ctx.invoke(export.export, out=str(Path(out) / "demo-dataset"),
-               directions="forward,reverse,transfer", force=True)
-    console.print(f"dataset written to {Path(out) / 'demo-dataset'}; report at "
-                  f"{Path(out) / 'check' / 'report.html'}", markup=False)
+    ctx.invoke(
+        export.export,
+        out=str(Path(out) / "demo-dataset"),
+        directions="forward,reverse,transfer",
+        force=True,
+    )
+    console.print(
+        f"dataset written to {Path(out) / 'demo-dataset'}; report at "
+        f"{Path(out) / 'check' / 'report.html'}",
+        markup=False,
+    )

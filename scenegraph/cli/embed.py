@@ -2,39 +2,70 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
 
 import click
 
 from ..output import console, print_json, print_table
 from . import cli, json_option, open_for, progress_bar
 
+if TYPE_CHECKING:
+    from ..neighbours import By
+    from ..vectors import Kind
+
 KIND_CHOICES = ("scene", "expression", "all")
 
 
 def _k_option(f):
-    return click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1),
-                        help="How many hits.")(f)
+    return click.option(
+        "-k", "k", default=10, show_default=True, type=click.IntRange(1), help="How many hits."
+    )(f)
 
 
 @cli.command()
-@click.option("--model", envvar="SCENEGRAPH_EMBED_MODEL", default=None, metavar="MODEL",
-              help="A sentence-transformers folder or cached name, or openai:<model> "
-                   "(endpoint from SCENEGRAPH_EMBED_BASE_URL). Default: the model the indexes "
-                   "were built with, else the packaged all-MiniLM-L6-v2. "
-                   "Env: SCENEGRAPH_EMBED_MODEL.")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1),
-              help="Texts per model call.")
-@click.option("--kind", type=click.Choice(KIND_CHOICES), default="all", show_default=True,
-              help="What to embed.")
-@click.option("--hnsw-threshold", default=None, type=click.IntRange(1),
-              envvar="SCENEGRAPH_HNSW_THRESHOLD",
-              help="Vectors from which an index is HNSW instead of exact (default 50000). "
-                   "Env: SCENEGRAPH_HNSW_THRESHOLD.")
+@click.option(
+    "--model",
+    envvar="SCENEGRAPH_EMBED_MODEL",
+    default=None,
+    metavar="MODEL",
+    help="A sentence-transformers folder or cached name, or openai:<model> "
+    "(endpoint from SCENEGRAPH_EMBED_BASE_URL). Default: the model the indexes "
+    "were built with, else the packaged all-MiniLM-L6-v2. "
+    "Env: SCENEGRAPH_EMBED_MODEL.",
+)
+@click.option(
+    "--batch-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Texts per model call.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(KIND_CHOICES),
+    default="all",
+    show_default=True,
+    help="What to embed.",
+)
+@click.option(
+    "--hnsw-threshold",
+    default=None,
+    type=click.IntRange(1),
+    envvar="SCENEGRAPH_HNSW_THRESHOLD",
+    help="Vectors from which an index is HNSW instead of exact (default 50000). "
+    "Env: SCENEGRAPH_HNSW_THRESHOLD.",
+)
 @json_option
 @click.pass_context
-def embed(ctx: click.Context, model: str | None, batch_size: int, kind: str,
-          hnsw_threshold: int | None, as_json: bool) -> None:
+def embed(
+    ctx: click.Context,
+    model: str | None,
+    batch_size: int,
+    kind: Literal["scene", "expression", "all"],
+    hnsw_threshold: int | None,
+    as_json: bool,
+) -> None:
     """Embed new and changed scenes and expressions into FAISS indexes beside the store.
 
     A second run over an unchanged graph embeds nothing; a different --model rebuilds.
@@ -52,26 +83,37 @@ def embed(ctx: click.Context, model: str | None, batch_size: int, kind: str,
     plan = plan_embed(store, default_embedder(model) if model else None, kinds)
     with progress_bar("embedding") as bar:
         task = bar.add_task("embedding", total=plan.pending)
-        report = plan.run(batch_size, lambda n: bar.advance(task, n),
-                          hnsw_threshold or HNSW_THRESHOLD)
+        report = plan.run(
+            batch_size, lambda n: bar.advance(task, n), hnsw_threshold or HNSW_THRESHOLD
+        )
     if as_json:
         return print_json(report)
     for part in report.kinds:
         if part.rebuilt:
             console.print(f"{part.kind} index rebuilt: {part.rebuilt}", markup=False)
-    print_table(["kind", "vectors", "new", "changed", "removed", "unchanged", "index"],
-                [(r.kind, r.total, r.new, r.changed, r.removed, r.unchanged, r.index_type)
-                 for r in report.kinds], title=f"model {report.model} ({report.dimension}-d)")
+    print_table(
+        ["kind", "vectors", "new", "changed", "removed", "unchanged", "index"],
+        [
+            (r.kind, r.total, r.new, r.changed, r.removed, r.unchanged, r.index_type)
+            for r in report.kinds
+        ],
+        title=f"model {report.model} ({report.dimension}-d)",
+    )
 
 
 @cli.command()
 @click.argument("text")
 @_k_option
-@click.option("--kind", type=click.Choice(KIND_CHOICES[:2]), default="scene", show_default=True,
-              help="Search scenes or expressions.")
+@click.option(
+    "--kind",
+    type=click.Choice(KIND_CHOICES[:2]),
+    default="scene",
+    show_default=True,
+    help="Search scenes or expressions.",
+)
 @json_option
 @click.pass_context
-def search(ctx: click.Context, text: str, k: int, kind: str, as_json: bool) -> None:
+def search(ctx: click.Context, text: str, k: int, kind: Kind, as_json: bool) -> None:
     """Scenes (or expressions) most similar to free text, a hyperlexeme or a scene id.
 
     \b
@@ -88,16 +130,35 @@ def search(ctx: click.Context, text: str, k: int, kind: str, as_json: bool) -> N
 @cli.command()
 @click.argument("scene_id", required=False)
 @_k_option
-@click.option("--by", type=click.Choice(["semantic", "structural", "both"]), default="semantic",
-              show_default=True, help="Meaning (vectors), structure (the graph), or both fused.")
-@click.option("--materialize", is_flag=True,
-              help="Write the hits as RESONATES {score} edges (replacing the scene's old ones).")
-@click.option("--all", "every_scene", is_flag=True,
-              help="Every scene at once; with --materialize, writes all RESONATES edges.")
+@click.option(
+    "--by",
+    type=click.Choice(["semantic", "structural", "both"]),
+    default="semantic",
+    show_default=True,
+    help="Meaning (vectors), structure (the graph), or both fused.",
+)
+@click.option(
+    "--materialize",
+    is_flag=True,
+    help="Write the hits as RESONATES {score} edges (replacing the scene's old ones).",
+)
+@click.option(
+    "--all",
+    "every_scene",
+    is_flag=True,
+    help="Every scene at once; with --materialize, writes all RESONATES edges.",
+)
 @json_option
 @click.pass_context
-def neighbours(ctx: click.Context, scene_id: str | None, k: int, by: str, materialize: bool,
-               every_scene: bool, as_json: bool) -> None:
+def neighbours(
+    ctx: click.Context,
+    scene_id: str | None,
+    k: int,
+    by: By,
+    materialize: bool,
+    every_scene: bool,
+    as_json: bool,
+) -> None:
     """Scenes nearest to a scene by meaning, by graph structure, or both, with reasons.
 
     \b
@@ -115,6 +176,7 @@ def neighbours(ctx: click.Context, scene_id: str | None, k: int, by: str, materi
             task = bar.add_task("neighbours", total=None)
             written = near.materialize_all(store, k, by, lambda n: bar.advance(task, n))
         return console.print(f"wrote {written} RESONATES edges", markup=False)
+    assert scene_id is not None  # the usage check above: no --all, so a SCENE_ID
     hits = near.neighbours(store, scene_id, k, by)
     if materialize:
         near.materialize(store, scene_id, hits)
@@ -125,15 +187,20 @@ def _show(store, hits, kind: str, as_json: bool) -> None:
     if as_json:
         return print_json([hit.model_dump() for hit in hits])
     labels = _labels(store, [hit.id for hit in hits], kind)
-    print_table(["#", "id", kind if kind == "expression" else "title", "score", "by", "reasons"],
-                [(rank, hit.id, labels.get(hit.id), f"{hit.score:.3f}", hit.by,
-                  "; ".join(hit.reasons)) for rank, hit in enumerate(hits, start=1)])
+    print_table(
+        ["#", "id", kind if kind == "expression" else "title", "score", "by", "reasons"],
+        [
+            (rank, hit.id, labels.get(hit.id), f"{hit.score:.3f}", hit.by, "; ".join(hit.reasons))
+            for rank, hit in enumerate(hits, start=1)
+        ],
+    )
 
 
 def _labels(store, ids: Iterable[str], kind: str) -> dict[str, str]:
     """A short label per id: a scene's title (or the start of its text), an expression's text."""
     label = "Expression" if kind == "expression" else "Scene"
     text = "n.text" if kind == "expression" else "coalesce(n.title, n.text)"
-    rows = store.run(f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) RETURN n.id, {text}",
-                     {"ids": list(ids)}).rows
+    rows = store.run(
+        f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) RETURN n.id, {text}", {"ids": list(ids)}
+    ).rows
     return {item_id: (value or "")[:80] for item_id, value in rows}

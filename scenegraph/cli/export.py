@@ -19,8 +19,9 @@ def _ratios(value: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in _names(value))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not three numbers like 0.8,0.1,0.1",
-                                 param_hint="--split") from None
+        raise click.BadParameter(
+            f"{value!r} is not three numbers like 0.8,0.1,0.1", param_hint="--split"
+        ) from None
 
 
 def _options(**values):
@@ -31,53 +32,120 @@ def _options(**values):
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         where = ".".join(str(part) for part in error["loc"]) or "options"
-        raise ConfigError(f"--{where.split('.')[0].replace('_', '-')}: "
-                          f"{error['msg'].removeprefix('Value error, ')}") from None
+        raise ConfigError(
+            f"--{where.split('.')[0].replace('_', '-')}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+        ) from None
 
 
 @cli.command("export")
 @click.argument("out", type=click.Path(file_okay=False))
-@click.option("--select", metavar="CYPHER",
-              help="Read-only Cypher whose first column is scene ids (or scene nodes).")
-@click.option("--scene", "scene_ids", multiple=True, metavar="ID",
-              help="A scene to export (repeatable); with --select, both are taken.")
-@click.option("--no-subtree", is_flag=True,
-              help="Leave out the sub-scenes of the selected scenes (they come along otherwise).")
-@click.option("--archetype", "archetypes", multiple=True,
-              help="Keep selected scenes evoking this archetype (repeatable).")
-@click.option("--style", "styles", multiple=True, help="Only expressions in this style (repeatable).")
+@click.option(
+    "--select",
+    metavar="CYPHER",
+    help="Read-only Cypher whose first column is scene ids (or scene nodes).",
+)
+@click.option(
+    "--scene",
+    "scene_ids",
+    multiple=True,
+    metavar="ID",
+    help="A scene to export (repeatable); with --select, both are taken.",
+)
+@click.option(
+    "--no-subtree",
+    is_flag=True,
+    help="Leave out the sub-scenes of the selected scenes (they come along otherwise).",
+)
+@click.option(
+    "--archetype",
+    "archetypes",
+    multiple=True,
+    help="Keep selected scenes evoking this archetype (repeatable).",
+)
+@click.option(
+    "--style", "styles", multiple=True, help="Only expressions in this style (repeatable)."
+)
 @click.option("--register", "registers", multiple=True, help="Only this register (repeatable).")
 @click.option("--tone", "tones", multiple=True, help="Only this tone (repeatable).")
-@click.option("--form", "forms", multiple=True, type=click.Choice(FORMS),
-              help="Only this form (repeatable).")
-@click.option("--include-failed", is_flag=True,
-              help="Also expressions whose quality checks failed (passed = false). Expressions "
-                   "not checked yet (passed unset) are always included; superseded ones never.")
-@click.option("--directions", default="forward", show_default=True,
-              help="Comma list of forward (scene → expression), reverse (expression → scene "
-                   "JSON), transfer (style A → style B).")
-@click.option("--formats", default="openai,sharegpt,alpaca,hf,parquet,records",
-              show_default=True, help="Comma list of output formats.")
-@click.option("--split", "split", default="0.8,0.1,0.1", show_default=True,
-              help="train,validation,test ratios; grouped by fractal tree, stratified by style.")
+@click.option(
+    "--form", "forms", multiple=True, type=click.Choice(FORMS), help="Only this form (repeatable)."
+)
+@click.option(
+    "--include-failed",
+    is_flag=True,
+    help="Also expressions whose quality checks failed (passed = false). Expressions "
+    "not checked yet (passed unset) are always included; superseded ones never.",
+)
+@click.option(
+    "--directions",
+    default="forward",
+    show_default=True,
+    help="Comma list of forward (scene → expression), reverse (expression → scene "
+    "JSON), transfer (style A → style B).",
+)
+@click.option(
+    "--formats",
+    default="openai,sharegpt,alpaca,hf,parquet,records",
+    show_default=True,
+    help="Comma list of output formats.",
+)
+@click.option(
+    "--split",
+    "split",
+    default="0.8,0.1,0.1",
+    show_default=True,
+    help="train,validation,test ratios; grouped by fractal tree, stratified by style.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the split and row order.")
 @click.option("--by-style", is_flag=True, help="One dataset per style (one adapter per role).")
-@click.option("--max-per-cell", type=click.IntRange(min=1),
-              help="At most N pairs per direction × style × register × tone, shared out "
-                   "over the splits by their ratios; which pairs stay depends on --seed.")
-@click.option("--compress", type=click.Choice(["none", "zstd"]), default="none",
-              show_default=True, help="zstd: JSONL as .jsonl.zst, Parquet zstd-compressed.")
-@click.option("--name", default="scenegraph", show_default=True,
-              help="Dataset name (card title, LLaMA-Factory entry prefix).")
+@click.option(
+    "--max-per-cell",
+    type=click.IntRange(min=1),
+    help="At most N pairs per direction × style × register × tone, shared out "
+    "over the splits by their ratios; which pairs stay depends on --seed.",
+)
+@click.option(
+    "--compress",
+    type=click.Choice(["none", "zstd"]),
+    default="none",
+    show_default=True,
+    help="zstd: JSONL as .jsonl.zst, Parquet zstd-compressed.",
+)
+@click.option(
+    "--name",
+    default="scenegraph",
+    show_default=True,
+    help="Dataset name (card title, LLaMA-Factory entry prefix).",
+)
 @click.option("--license", help="License named in the dataset card.")
 @click.option("--force", is_flag=True, help="Replace OUT if it already holds files.")
 @json_option
 @click.pass_context
-def export(ctx: click.Context, out: str, select: str | None, scene_ids: tuple[str, ...],
-           no_subtree: bool, archetypes, styles, registers, tones, forms, include_failed: bool,
-           directions: str, formats: str, split: str, seed: int, by_style: bool,
-           max_per_cell: int | None, compress: str, name: str, license: str | None,
-           force: bool, as_json: bool) -> None:
+def export(
+    ctx: click.Context,
+    out: str,
+    select: str | None,
+    scene_ids: tuple[str, ...],
+    no_subtree: bool,
+    archetypes,
+    styles,
+    registers,
+    tones,
+    forms,
+    include_failed: bool,
+    directions: str,
+    formats: str,
+    split: str,
+    seed: int,
+    by_style: bool,
+    max_per_cell: int | None,
+    compress: str,
+    name: str,
+    license: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Export a subgraph as training sets: pairs in chat formats, Parquet, `datasets`, and the
     corpus records, split by fractal tree, with manifest.json and a dataset card.
 
@@ -88,17 +156,30 @@ def export(ctx: click.Context, out: str, select: str | None, scene_ids: tuple[st
       scenegraph export out/dataset --directions forward,reverse,transfer
       scenegraph export out/poets --style поэт --formats openai --split 0.9,0.1,0
       scenegraph export out/threshold --select "MATCH (s:Scene)-[:EVOKES]->(:Archetype {name: 'порог'}) RETURN s.id"
-    """
+    """  # noqa: E501 -- --help shows the example verbatim (click's \b block), one command a line
     from ..export import export_dataset
 
     options = _options(
-        select=select, scene_ids=list(scene_ids), subtree=not no_subtree,
-        archetypes=list(archetypes), styles=list(styles), registers=list(registers),
-        tones=list(tones), forms=list(forms), include_failed=include_failed,
-        directions=_names(directions), formats=_names(formats), split=_ratios(split),
-        seed=seed, by_style=by_style, max_per_cell=max_per_cell,
-        compress=None if compress == "none" else compress, name=name, license=license,
-        overwrite=force)
+        select=select,
+        scene_ids=list(scene_ids),
+        subtree=not no_subtree,
+        archetypes=list(archetypes),
+        styles=list(styles),
+        registers=list(registers),
+        tones=list(tones),
+        forms=list(forms),
+        include_failed=include_failed,
+        directions=_names(directions),
+        formats=_names(formats),
+        split=_ratios(split),
+        seed=seed,
+        by_style=by_style,
+        max_per_cell=max_per_cell,
+        compress=None if compress == "none" else compress,
+        name=name,
+        license=license,
+        overwrite=force,
+    )
     store = open_for(ctx, read_only=True)
     with progress_bar("exporting scenes") as bar:
         task = bar.add_task("exporting", total=None)
@@ -106,12 +187,17 @@ def export(ctx: click.Context, out: str, select: str | None, scene_ids: tuple[st
     if as_json:
         return print_json(manifest)
     counts = manifest.counts
-    rows = [(split_name, *(by_dir.get(d, 0) for d in options.directions), counts.by_split[split_name])
-            for split_name, by_dir in counts.by_split_direction.items()]
+    rows = [
+        (split_name, *(by_dir.get(d, 0) for d in options.directions), counts.by_split[split_name])
+        for split_name, by_dir in counts.by_split_direction.items()
+    ]
     print_table(["split", *options.directions, "pairs"], rows, title=out)
     leakage = manifest.leakage
-    console.print(f"{counts.pairs} pairs from {manifest.selection['scenes']} scenes in "
-                  f"{len(manifest.outputs)} files; scenes in several splits: "
-                  f"{leakage.scenes_in_several_splits}; written to {out}", markup=False)
+    console.print(
+        f"{counts.pairs} pairs from {manifest.selection['scenes']} scenes in "
+        f"{len(manifest.outputs)} files; scenes in several splits: "
+        f"{leakage.scenes_in_several_splits}; written to {out}",
+        markup=False,
+    )
     for warning in manifest.warnings:
         console.print(f"warning: {warning}", markup=False)

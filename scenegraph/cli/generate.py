@@ -20,51 +20,102 @@ def _names(value: str | None) -> list[str] | None:
 
 
 @cli.command()
-@click.option("--select", metavar="CYPHER", help="Read-only Cypher whose first column is scene ids.")
-@click.option("--archetype", "archetypes", multiple=True, metavar="NAME",
-              help="Only scenes evoking this archetype (repeatable).")
+@click.option(
+    "--select", metavar="CYPHER", help="Read-only Cypher whose first column is scene ids."
+)
+@click.option(
+    "--archetype",
+    "archetypes",
+    multiple=True,
+    metavar="NAME",
+    help="Only scenes evoking this archetype (repeatable).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many scenes.")
 @click.option("--styles", metavar="NAMES", help="Comma-separated role styles, or 'all'. [all]")
 @click.option("--registers", metavar="NAMES", help="Comma-separated registers, or 'all'. [none]")
 @click.option("--tones", metavar="NAMES", help="Comma-separated tones, or 'all'. [none]")
 @click.option("--forms", metavar="NAMES", help="Comma-separated forms, or 'all'. [text]")
-@click.option("--targets", metavar="NAMES", help="Comma-separated addressees (e.g. человек). [none]")
-@click.option("--mode", type=click.Choice(["many", "one"]),
-              help="'many': several outputs per request as one JSON answer; 'one': a request "
-                   "per output. [many]")
-@click.option("--per-request", type=click.IntRange(min=1),
-              help="Outputs per request in 'many' mode. [8]")
-@click.option("--walk", is_flag=True, default=None,
-              help="Express passages walked along LEADS_TO/CONTAINS/RESONATES instead of scenes.")
-@click.option("--walks", "walks_per_scene", type=click.IntRange(min=1),
-              help="Walks started from each selected scene. [1]")
+@click.option(
+    "--targets", metavar="NAMES", help="Comma-separated addressees (e.g. человек). [none]"
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["many", "one"]),
+    help="'many': several outputs per request as one JSON answer; 'one': a request "
+    "per output. [many]",
+)
+@click.option(
+    "--per-request", type=click.IntRange(min=1), help="Outputs per request in 'many' mode. [8]"
+)
+@click.option(
+    "--walk",
+    is_flag=True,
+    default=None,
+    help="Express passages walked along LEADS_TO/CONTAINS/RESONATES instead of scenes.",
+)
+@click.option(
+    "--walks",
+    "walks_per_scene",
+    type=click.IntRange(min=1),
+    help="Walks started from each selected scene. [1]",
+)
 @click.option("--walk-length", type=click.IntRange(min=2), help="Scenes per passage (at most). [4]")
-@click.option("--restart", type=click.FloatRange(0, 1, max_open=True),
-              help="Chance of jumping back to the start at each step. [0.2]")
+@click.option(
+    "--restart",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Chance of jumping back to the start at each step. [0.2]",
+)
 @click.option("--seed", type=int, help="Seed for walks, and for sampling where the server has one.")
-@click.option("--neighbours", type=click.IntRange(min=0),
-              help="Semantic neighbours shown in each prompt (needs `scenegraph embed`). [3]")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False),
-              help="YAML adding to or replacing the bundled styles/registers/tones/forms; prices.")
-@click.option("--templates", type=click.Path(exists=True, file_okay=False),
-              help="Folder of .j2 files overriding the bundled prompt templates.")
-@click.option("--provider", type=click.Choice(["openai", "template"]),
-              help="'openai': any OpenAI-compatible endpoint; 'template': offline, no model. "
-                   "[openai]")
-@click.option("--base-url", envvar="OPENAI_BASE_URL", help="Endpoint, e.g. http://127.0.0.1:8000/v1.")
+@click.option(
+    "--neighbours",
+    type=click.IntRange(min=0),
+    help="Semantic neighbours shown in each prompt (needs `scenegraph embed`). [3]",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML adding to or replacing the bundled styles/registers/tones/forms; prices.",
+)
+@click.option(
+    "--templates",
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of .j2 files overriding the bundled prompt templates.",
+)
+@click.option(
+    "--provider",
+    type=click.Choice(["openai", "template"]),
+    help="'openai': any OpenAI-compatible endpoint; 'template': offline, no model. [openai]",
+)
+@click.option(
+    "--base-url", envvar="OPENAI_BASE_URL", help="Endpoint, e.g. http://127.0.0.1:8000/v1."
+)
 @click.option("--model", envvar="SCENEGRAPH_MODEL", help="Model name. [gpt-4o-mini]")
-@click.option("--api-key-env", metavar="VAR",
-              help="Environment variable holding the API key. [OPENAI_API_KEY]")
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="Environment variable holding the API key. [OPENAI_API_KEY]",
+)
 @click.option("--temperature", type=click.FloatRange(0, 2), help="[0.9]")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="[1024]")
-@click.option("--json-mode/--no-json-mode", default=None,
-              help="Ask for JSON output (response_format); turn off for servers without it.")
+@click.option(
+    "--json-mode/--no-json-mode",
+    default=None,
+    help="Ask for JSON output (response_format); turn off for servers without it.",
+)
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Requests in flight. [8]")
 @click.option("--retries", type=click.IntRange(min=0), help="Retries per request. [4]")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True),
-              help="Seconds per request. [60]")
-@click.option("--dry-run", is_flag=True, default=None,
-              help="Only count requests and estimate tokens and cost.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds per request. [60]",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    default=None,
+    help="Only count requests and estimate tokens and cost.",
+)
 @json_option
 @click.pass_context
 def generate(ctx: click.Context, as_json: bool, **given: Any) -> None:
@@ -113,34 +164,58 @@ class _Progress:
 
     def __call__(self, state) -> None:
         if self.task is None:
-            err_console.print(f"plan: {state.total + state.already_done} items; "
-                              f"{state.already_done} already done, {state.stale} stale "
-                              f"(regenerated, old ones superseded), {state.total} to do",
-                              markup=False, highlight=False, soft_wrap=True)
+            err_console.print(
+                f"plan: {state.total + state.already_done} items; "
+                f"{state.already_done} already done, {state.stale} stale "
+                f"(regenerated, old ones superseded), {state.total} to do",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             self.task = self.bar.add_task("", total=state.total)
-        self.bar.update(self.task, completed=state.done + state.failed, description=(
-            f"generating  done {state.done}  failed {state.failed}  "
-            f"retrying {state.retrying}  tokens {state.tokens}"))
+        self.bar.update(
+            self.task,
+            completed=state.done + state.failed,
+            description=(
+                f"generating  done {state.done}  failed {state.failed}  "
+                f"retrying {state.retrying}  tokens {state.tokens}"
+            ),
+        )
 
 
 def _print_report(report) -> None:
-    rows = [("provider / model", f"{report.provider} / {report.model}"),
-            ("template hash", report.template_hash), ("planned", report.planned),
-            ("already done", report.already_done), ("stale", report.stale),
-            ("requests", report.requests)]
+    rows = [
+        ("provider / model", f"{report.provider} / {report.model}"),
+        ("template hash", report.template_hash),
+        ("planned", report.planned),
+        ("already done", report.already_done),
+        ("stale", report.stale),
+        ("requests", report.requests),
+    ]
     if report.estimate:
         est = report.estimate
         cost = f"${est.cost_usd:.4f}" if est.cost_usd is not None else "no price in --config"
-        rows += [("estimated prompt tokens", est.prompt_tokens),
-                 ("estimated completion tokens", est.completion_tokens), ("estimated cost", cost)]
+        rows += [
+            ("estimated prompt tokens", est.prompt_tokens),
+            ("estimated completion tokens", est.completion_tokens),
+            ("estimated cost", cost),
+        ]
     else:
-        rows += [("generated", report.generated), ("recovered from the journal", report.recovered),
-                 ("failed", report.failed), ("superseded", report.superseded),
-                 ("tokens (prompt / completion)",
-                  f"{report.prompt_tokens} / {report.completion_tokens}"),
-                 ("seconds", f"{report.elapsed_s:.1f}")]
+        rows += [
+            ("generated", report.generated),
+            ("recovered from the journal", report.recovered),
+            ("failed", report.failed),
+            ("superseded", report.superseded),
+            (
+                "tokens (prompt / completion)",
+                f"{report.prompt_tokens} / {report.completion_tokens}",
+            ),
+            ("seconds", f"{report.elapsed_s:.1f}"),
+        ]
     print_table(["", "dry run" if report.dry_run else "generate"], rows)
     if report.failures:
-        print_table(["scenes", "slot", "reason"],
-                    ((", ".join(f.scene_ids), f.slot, f.reason) for f in report.failures),
-                    title=f"failed ({report.failed}; run again to retry them)")
+        print_table(
+            ["scenes", "slot", "reason"],
+            ((", ".join(f.scene_ids), f.slot, f.reason) for f in report.failures),
+            title=f"failed ({report.failed}; run again to retry them)",
+        )

@@ -27,14 +27,23 @@ def init(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--skip-bad", is_flag=True,
-              help="Load the good records; write the bad ones with reasons to --rejects.")
-@click.option("--rejects", type=click.Path(dir_okay=False), default="scenegraph.rejects.jsonl",
-              show_default=True, help="Where --skip-bad writes rejected records.")
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Load the good records; write the bad ones with reasons to --rejects.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    default="scenegraph.rejects.jsonl",
+    show_default=True,
+    help="Where --skip-bad writes rejected records.",
+)
 @json_option
 @click.pass_context
-def load(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool, rejects: str,
-         as_json: bool) -> None:
+def load(
+    ctx: click.Context, paths: tuple[str, ...], skip_bad: bool, rejects: str, as_json: bool
+) -> None:
     """Load corpus files or folders (JSONL, JSON, YAML); all or nothing unless --skip-bad.
 
     \b
@@ -47,15 +56,24 @@ def load(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool, rejects: st
     store = open_for(ctx)
     with progress_bar("writing") as bar:
         task = bar.add_task("writing", total=None)
-        report = load_corpus(store, paths, skip_bad=skip_bad, rejects_file=rejects,
-                             progress=lambda n: bar.advance(task, n))
+        report = load_corpus(
+            store,
+            paths,
+            skip_bad=skip_bad,
+            rejects_file=rejects,
+            progress=lambda n: bar.advance(task, n),
+        )
     if as_json:
         return print_json(report)
-    console.print(f"loaded {report.records} records from {report.files} files: "
-                  f"{report.scenes} scenes, {report.expressions} expressions", markup=False)
+    console.print(
+        f"loaded {report.records} records from {report.files} files: "
+        f"{report.scenes} scenes, {report.expressions} expressions",
+        markup=False,
+    )
     if report.rejected:
-        console.print(f"rejected {report.rejected} records, reasons in {report.rejects_file}",
-                      markup=False)
+        console.print(
+            f"rejected {report.rejected} records, reasons in {report.rejects_file}", markup=False
+        )
     print_table(["label or type", "count"], report.counts.items())
 
 
@@ -90,19 +108,26 @@ def _param(values: tuple[str, ...]) -> dict[str, Any]:
 
 @cli.command()
 @click.argument("query")
-@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
-              help="Query parameter ($NAME); VALUE is JSON when it parses, else a string.")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Query parameter ($NAME); VALUE is JSON when it parses, else a string.",
+)
 @click.option("--write", is_flag=True, help="Allow statements that change the store.")
 @json_option
 @click.pass_context
-def cypher(ctx: click.Context, query: str, params: tuple[str, ...], write: bool,
-           as_json: bool) -> None:
+def cypher(
+    ctx: click.Context, query: str, params: tuple[str, ...], write: bool, as_json: bool
+) -> None:
     """Run a Cypher query; read-only unless --write.
 
     \b
     Example:
       scenegraph cypher "MATCH (s:Scene)-[:EVOKES]->(:Archetype {name: \\$a}) RETURN s.id" -p a=порог
-    """
+    """  # noqa: E501 -- --help shows the example verbatim (click's \b block), one command a line
     result = open_for(ctx, read_only=not write).run(query, _param(params), write=write)
     if as_json:
         return print_json(result.dicts())
@@ -154,12 +179,17 @@ def hyperlexeme_parse(ctx: click.Context, word: str, k: int, as_json: bool) -> N
         return print_json(result)
     if result.named_scenes:
         console.print(f"stored hyperlexeme of: {', '.join(result.named_scenes)}", markup=False)
-    print_table(["cost", "segments", "scenes"], (
-        (c.cost, " + ".join(f"{s.text}→{s.name or '?'}" for s in c.segments),
-         ", ".join(f"{m.id} ({m.covered:.0%})" for m in c.scenes[:5]))
-        for c in result.candidates))
-
-
+    print_table(
+        ["cost", "segments", "scenes"],
+        (
+            (
+                c.cost,
+                " + ".join(f"{s.text}→{s.name or '?'}" for s in c.segments),
+                ", ".join(f"{m.id} ({m.covered:.0%})" for m in c.scenes[:5]),
+            )
+            for c in result.candidates
+        ),
+    )
 
 
 @cli.command("copy")
@@ -177,10 +207,13 @@ def copy_command(source: str, target: str, batch_size: int, as_json: bool) -> No
     from ..copy import copy_graph
     from ..store import open_store
 
-    with open_store(source, read_only=True) as src, open_store(target) as dst:
-        with progress_bar("copying") as bar:
-            task = bar.add_task("copying", total=sum(src.counts().values()))
-            counts = copy_graph(src, dst, batch_size, progress=lambda n: bar.advance(task, n))
+    with (
+        open_store(source, read_only=True) as src,
+        open_store(target) as dst,
+        progress_bar("copying") as bar,
+    ):
+        task = bar.add_task("copying", total=sum(src.counts().values()))
+        counts = copy_graph(src, dst, batch_size, progress=lambda n: bar.advance(task, n))
     if as_json:
         return print_json(counts)
     print_table(["label or type", "count"], counts.items(), title=f"copied to {target}")

@@ -23,11 +23,20 @@ def is_loopback(host: str) -> bool:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback exposes the graph to the network.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback exposes the graph to the network.",
+)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--token", envvar="SCENEGRAPH_TOKEN", default=None, metavar="TEXT",
-              help="Require this token on every API call (env: SCENEGRAPH_TOKEN).")
+@click.option(
+    "--token",
+    envvar="SCENEGRAPH_TOKEN",
+    default=None,
+    metavar="TEXT",
+    help="Require this token on every API call (env: SCENEGRAPH_TOKEN).",
+)
 @click.option("--new-token", is_flag=True, help="Make up a random token and require it.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, token: str | None, new_token: bool) -> None:
@@ -47,13 +56,19 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, new_token
         token = secrets.token_urlsafe(24)
     loopback = is_loopback(host)
     if not loopback:
-        err_console.print(f"Warning: listening on {host}, not loopback: anyone who can reach "
-                          "this address can read the whole graph" +
-                          ("" if token else " (add --new-token to require a token)"),
-                          markup=False, soft_wrap=True)
+        err_console.print(
+            f"Warning: listening on {host}, not loopback: anyone who can reach "
+            "this address can read the whole graph"
+            + ("" if token else " (add --new-token to require a token)"),
+            markup=False,
+            soft_wrap=True,
+        )
     if not BUNDLE.exists():
-        err_console.print("Warning: the page is not built (run scripts/build-web.sh); "
-                          "the API works without it", markup=False, soft_wrap=True)
+        err_console.print(
+            "Warning: the page is not built (run scripts/build-web.sh); the API works without it",
+            markup=False,
+            soft_wrap=True,
+        )
     app = create_app(ctx.obj, token=token, loopback_only=loopback)
     _report_store(app.state.session)
     shown_host = f"[{host}]" if ":" in host else host
@@ -69,8 +84,11 @@ def _report_store(session) -> None:
     try:
         status = session.status()
     except StoreError as exc:
-        err_console.print(f"Warning: {exc} (the explorer starts anyway and retries on each "
-                          "request)", markup=False, soft_wrap=True)
+        err_console.print(
+            f"Warning: {exc} (the explorer starts anyway and retries on each request)",
+            markup=False,
+            soft_wrap=True,
+        )
         return
     if status.message:
         err_console.print(f"Warning: {status.message}", markup=False, soft_wrap=True)

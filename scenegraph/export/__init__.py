@@ -1,7 +1,8 @@
 """Export subgraphs as training sets for adapter fine-tuning tools.
 
     from scenegraph.export import ExportOptions, export_dataset
-    manifest = export_dataset(store, "out/dataset", ExportOptions(directions=["forward", "reverse"]))
+    manifest = export_dataset(store, "out/dataset",
+                              ExportOptions(directions=["forward", "reverse"]))
 
 One module per concern: ``selection`` (which scenes, read in chunks), ``rows`` (directions),
 ``formats`` (one writer per format), ``splits`` (seeded, grouped by fractal tree),

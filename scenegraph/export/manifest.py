@@ -24,15 +24,29 @@ CARD = "README.md"
 LLAMA_FACTORY = "dataset_info.json"
 PROVENANCE_KEYS = ("source", "provider", "model", "template_hash")
 CHAT_FORMATS = ("openai", "sharegpt", "alpaca")
-OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-               "assistant_tag": "assistant", "system_tag": "system"}
+OPENAI_TAGS = {
+    "role_tag": "role",
+    "content_tag": "content",
+    "user_tag": "user",
+    "assistant_tag": "assistant",
+    "system_tag": "system",
+}
 LLAMA_FACTORY_ENTRY: dict[str, dict[str, Any]] = {
     "openai": {"formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": OPENAI_TAGS},
     "parquet": {"formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": OPENAI_TAGS},
-    "sharegpt": {"formatting": "sharegpt",
-                 "columns": {"messages": "conversations", "system": "system"}},
-    "alpaca": {"formatting": "alpaca", "columns": {"prompt": "instruction", "query": "input",
-                                                   "response": "output", "system": "system"}},
+    "sharegpt": {
+        "formatting": "sharegpt",
+        "columns": {"messages": "conversations", "system": "system"},
+    },
+    "alpaca": {
+        "formatting": "alpaca",
+        "columns": {
+            "prompt": "instruction",
+            "query": "input",
+            "response": "output",
+            "system": "system",
+        },
+    },
 }
 
 
@@ -60,7 +74,8 @@ class Counts(BaseModel):
     by_style: dict[str, int] = {}
     by_split_direction: dict[str, dict[str, int]] = {}
     records: dict[str, int] = {}  # corpus records (scene and pair records) per split
-    capped: dict[str, int] = {}  # pairs left out by --max-per-cell, per "direction style|register|tone"
+    # pairs left out by --max-per-cell, per "direction style|register|tone"
+    capped: dict[str, int] = {}
 
 
 class Manifest(BaseModel):
@@ -91,8 +106,9 @@ class Tally:
 
     def add_expressions(self, expressions: list) -> None:
         """Count expressions written (each once)."""
-        self.expressions.update((e.passed, e.lang, tuple(map(e.provenance.get, PROVENANCE_KEYS)))
-                                for e in expressions)
+        self.expressions.update(
+            (e.passed, e.lang, tuple(map(e.provenance.get, PROVENANCE_KEYS))) for e in expressions
+        )
 
     def counts(self) -> Counts:
         by_split_direction: dict[str, Counter] = {}
@@ -103,10 +119,12 @@ class Tally:
             by_split=_sorted(_sum_by(self.pairs, 0), SPLITS),
             by_direction=_sorted(_sum_by(self.pairs, 1)),
             by_style=_sorted(_sum_by(self.pairs, 2)),
-            by_split_direction={s: _sorted(c) for s, c in
-                                _sorted(by_split_direction, SPLITS).items()},
+            by_split_direction={
+                s: _sorted(c) for s, c in _sorted(by_split_direction, SPLITS).items()
+            },
             records=_sorted(self.records, SPLITS),
-            capped=_sorted(self.capped))
+            capped=_sorted(self.capped),
+        )
 
     def checks(self) -> dict[str, int]:
         """Expressions written, by what their quality checks said."""
@@ -181,7 +199,9 @@ def llama_factory_info(outputs: list[OutputEntry], options: ExportOptions) -> di
             continue
         dataset = "" if out.dataset == "all" else f"{out.dataset}_"
         info[f"{options.name}_{dataset}{out.format}_{out.split}"] = {
-            "file_name": out.path, **LLAMA_FACTORY_ENTRY[out.format]}
+            "file_name": out.path,
+            **LLAMA_FACTORY_ENTRY[out.format],
+        }
     return info
 
 
@@ -190,8 +210,12 @@ def llama_factory_info(outputs: list[OutputEntry], options: ExportOptions) -> di
 
 def card(manifest: Manifest, langs: list[str]) -> str:
     """README.md: Hugging Face front matter (languages, tags, configs) and a short description."""
-    return "---\n" + yaml.safe_dump(_front_matter(manifest, langs), allow_unicode=True,
-                                    sort_keys=False) + "---\n\n" + _body(manifest)
+    return (
+        "---\n"
+        + yaml.safe_dump(_front_matter(manifest, langs), allow_unicode=True, sort_keys=False)
+        + "---\n\n"
+        + _body(manifest)
+    )
 
 
 def _front_matter(manifest: Manifest, langs: list[str]) -> dict[str, Any]:
@@ -210,8 +234,13 @@ def _front_matter(manifest: Manifest, langs: list[str]) -> dict[str, Any]:
 
 
 def _size_category(n: int) -> str:
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ):
         if n < limit:
             return label
     return "10M<n<100M"
@@ -271,8 +300,9 @@ def _body(manifest: Manifest) -> str:
         "## Files",
         "",
     ]
-    lines += [f"- `{out.path}` ({out.format}, {out.split}): {out.rows} rows"
-              for out in manifest.outputs]
+    lines += [
+        f"- `{out.path}` ({out.format}, {out.split}): {out.rows} rows" for out in manifest.outputs
+    ]
     lines += [
         "",
         "`records/` holds the corpus itself in the shapes `scenegraph load` reads (decompress "

@@ -10,7 +10,7 @@ Direction = Literal["forward", "reverse", "transfer"]
 FormatName = Literal["openai", "sharegpt", "alpaca", "hf", "parquet", "records"]
 
 DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "transfer")
-FORMATS: tuple[str, ...] = ("openai", "sharegpt", "alpaca", "hf", "parquet", "records")
+FORMATS: tuple[FormatName, ...] = ("openai", "sharegpt", "alpaca", "hf", "parquet", "records")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 

@@ -12,16 +12,26 @@ import hashlib
 import re
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import ConfigError
 from ..store.base import Store
 from ..text import nfc
 from .formats import Format, Output, Part, format_classes
-from .manifest import (CARD, LLAMA_FACTORY, MANIFEST, Manifest, OutputEntry, Tally, card,
-                       file_entries, llama_factory_info, write_json)
+from .manifest import (
+    CARD,
+    LLAMA_FACTORY,
+    MANIFEST,
+    Manifest,
+    OutputEntry,
+    Tally,
+    card,
+    file_entries,
+    llama_factory_info,
+    write_json,
+)
 from .options import ExportOptions
 from .rows import Pair, Renderer, template_hashes
 from .selection import Chunk, ExpressionRow, Plan, plan_selection, read_chunks
@@ -32,8 +42,12 @@ ALL = "all"
 NO_STYLE = "unstyled"
 
 
-def export_dataset(store: Store, out_dir: str | Path, options: ExportOptions | None = None,
-                   progress: Progress | None = None) -> Manifest:
+def export_dataset(
+    store: Store,
+    out_dir: str | Path,
+    options: ExportOptions | None = None,
+    progress: Progress | None = None,
+) -> Manifest:
     """Export the selected subgraph as training sets; returns the manifest it wrote.
 
     ``progress`` is called with the number of scenes done after each chunk.
@@ -57,8 +71,10 @@ def _check_target(target: Path, overwrite: bool) -> None:
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{target} exists and is not a folder; name a folder to export into")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise ConfigError(f"{target} already holds files; pass --force (overwrite=True) to "
-                          "replace it, or name a new folder")
+        raise ConfigError(
+            f"{target} already holds files; pass --force (overwrite=True) to "
+            "replace it, or name a new folder"
+        )
 
 
 def _publish(staging: Path, target: Path) -> None:
@@ -67,8 +83,9 @@ def _publish(staging: Path, target: Path) -> None:
     staging.rename(target)
 
 
-def _export(store: Store, folder: Path, options: ExportOptions,
-            progress: Progress | None) -> Manifest:
+def _export(
+    store: Store, folder: Path, options: ExportOptions, progress: Progress | None
+) -> Manifest:
     plan = plan_selection(store, options)
     router = Router(folder, options, plan)
     with _without_cycle_collection():
@@ -81,13 +98,22 @@ def _export(store: Store, folder: Path, options: ExportOptions,
         if out.format == "records":
             router.tally.records[out.split] += out.rows
     manifest = Manifest(
-        name=options.name, source={"dialect": store.dialect, "uri": store.uri}, options=options,
-        selection={"scenes": len(plan.scene_ids), "trees": plan.trees,
-                   "expressions": router.expressions_read},
-        counts=router.tally.counts(), checks=router.tally.checks(),
-        provenance=router.tally.provenance(), templates=template_hashes(),
-        leakage=check_leakage(router.scenes_by_split, plan.root_of), outputs=outputs,
-        warnings=warnings)
+        name=options.name,
+        source={"dialect": store.dialect, "uri": store.uri},
+        options=options,
+        selection={
+            "scenes": len(plan.scene_ids),
+            "trees": plan.trees,
+            "expressions": router.expressions_read,
+        },
+        counts=router.tally.counts(),
+        checks=router.tally.checks(),
+        provenance=router.tally.provenance(),
+        templates=template_hashes(),
+        leakage=check_leakage(router.scenes_by_split, plan.root_of),
+        outputs=outputs,
+        warnings=warnings,
+    )
     info = llama_factory_info(outputs, options)
     if info:
         write_json(folder / LLAMA_FACTORY, info)
@@ -154,12 +180,16 @@ class Router:
         self.tally.add_expressions([expr for _, expr in written.values()])
         for split, expr in written.values():
             self.scenes_by_split[split].update(expr.scene_ids)
-        for (key, split), part in parts.items():
-            for fmt in self.datasets[key][1]:
+        for (dataset, split), part in parts.items():
+            for fmt in self.datasets[dataset][1]:
                 fmt.write(split, part)
 
-    def _add_records(self, chunk: Chunk, parts: dict[tuple[str, str], Part],
-                     written: dict[str, tuple[str, ExpressionRow]]) -> None:
+    def _add_records(
+        self,
+        chunk: Chunk,
+        parts: dict[tuple[str, str], Part],
+        written: dict[str, tuple[str, ExpressionRow]],
+    ) -> None:
         """Add the chunk's scenes and wanted expressions to the parts (and to ``written``)."""
         homes: dict[tuple[str, str], set[str]] = defaultdict(set)  # part -> scenes it needs
         own = set(chunk.scene_ids)
@@ -183,8 +213,9 @@ class Router:
         """Give the groups met for the first time a split, in the chunk's (seeded) order."""
         group_of = self.plan.group_of
         styles: dict[str, Counter] = defaultdict(Counter)
-        for (group, style), n in Counter((group_of[e.scene_ids[0]], e.style)
-                                         for e in chunk.expressions).items():
+        for (group, style), n in Counter(
+            (group_of[e.scene_ids[0]], e.style) for e in chunk.expressions
+        ).items():
             styles[group][style] = n
         none: Counter = Counter()
         for sid in chunk.scene_ids:
@@ -217,9 +248,12 @@ class Router:
 
     def _open_dataset(self, key: str, style: str | None) -> None:
         relative = "" if key == ALL else f"styles/{key}"
-        formats = [self.classes[name](self.folder / relative / name,
-                                      f"{relative}/{name}".lstrip("/"), self.options)
-                   for name in self.options.formats]
+        formats = [
+            self.classes[name](
+                self.folder / relative / name, f"{relative}/{name}".lstrip("/"), self.options
+            )
+            for name in self.options.formats
+        ]
         self.datasets[key] = (style, formats)
 
     def close(self) -> tuple[list[OutputEntry], list[str]]:
@@ -228,15 +262,22 @@ class Router:
             for fmt in formats:
                 outputs += [_entry(key, style, fmt.name, out) for out in fmt.close()]
                 warnings += fmt.warnings
-        rank = {name: i for i, name in enumerate(self.options.formats)}
-        outputs.sort(key=lambda o: (o.dataset != ALL, o.dataset, rank[o.format],
-                                    list(self.options.ratios()).index(o.split)))
+        rank: dict[str, int] = {name: i for i, name in enumerate(self.options.formats)}
+        outputs.sort(
+            key=lambda o: (
+                o.dataset != ALL,
+                o.dataset,
+                rank[o.format],
+                list(self.options.ratios()).index(o.split),
+            )
+        )
         return outputs, warnings
 
 
 def _entry(key: str, style: str | None, fmt: str, out: Output) -> OutputEntry:
-    return OutputEntry(dataset=key, style=style, format=fmt, split=out.split, path=out.path,
-                       rows=out.rows)
+    return OutputEntry(
+        dataset=key, style=style, format=fmt, split=out.split, path=out.path, rows=out.rows
+    )
 
 
 def _slug(style: str) -> str:

@@ -13,8 +13,8 @@ Every template is a constant here; the manifest carries their SHA-256.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import orjson
 
@@ -25,35 +25,56 @@ from .selection import Chunk, ExpressionRow, SceneView
 
 SYSTEM = {
     "forward": "You speak scenes. A scene comes as its hyperlexeme, its components (agent, "
-               "field, act, tone), its archetypes and its place among other scenes. Express it "
-               "in the voice asked for: live the scene, do not explain it, do not list its "
-               "parts; keep its tension, tone and rhythm.",
+    "field, act, tone), its archetypes and its place among other scenes. Express it "
+    "in the voice asked for: live the scene, do not explain it, do not list its "
+    "parts; keep its tension, tone and rhythm.",
     "reverse": "You read an expression back into the scene it expresses. Answer with one JSON "
-               "object: the scene's hyperlexeme, its components by kind (agent, field, act, "
-               "tone) and its archetypes.",
+    "object: the scene's hyperlexeme, its components by kind (agent, field, act, "
+    "tone) and its archetypes.",
     "transfer": "You carry an expression of a scene into another voice: keep what it says and "
-                "its tension; change only the style, register and tone asked for.",
+    "its tension; change only the style, register and tone asked for.",
 }
 # The instruction; the input (the scene, or the expression to read or carry over) follows it
 # after a blank line in chat formats and goes to `input` in Alpaca.
 INSTRUCTION = {
     "forward": "Express this scene{voice}.",
     "reverse": "Which scene does this {form} express?",
-    "transfer": "Say this again{voice}. It is said now in the style \"{source_style}\".",
+    "transfer": 'Say this again{voice}. It is said now in the style "{source_style}".',
 }
-FORM_WORDS = {"text": "text", "symbolic": "line of symbols", "formula": "formula",
-              "colour": "colour", "gesture": "gesture", "sound": "sound pattern"}
-SCENE_LINES = {"hyperlexeme": "Hyperlexeme", "agent": "Agent", "field": "Field", "act": "Act",
-               "tone": "Tone", "archetypes": "Archetypes", "title": "Title",
-               "text": "Description", "parent": "Part of", "children": "Contains"}
+FORM_WORDS = {
+    "text": "text",
+    "symbolic": "line of symbols",
+    "formula": "formula",
+    "colour": "colour",
+    "gesture": "gesture",
+    "sound": "sound pattern",
+}
+SCENE_LINES = {
+    "hyperlexeme": "Hyperlexeme",
+    "agent": "Agent",
+    "field": "Field",
+    "act": "Act",
+    "tone": "Tone",
+    "archetypes": "Archetypes",
+    "title": "Title",
+    "text": "Description",
+    "parent": "Part of",
+    "children": "Contains",
+}
 
 
 def template_hashes() -> dict[str, str]:
     """SHA-256 of every template this module renders with."""
-    templates = {"system": SYSTEM, "instruction": INSTRUCTION, "form_words": FORM_WORDS,
-                 "scene_lines": SCENE_LINES}
-    return {name: hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
-            for name, value in templates.items()}
+    templates = {
+        "system": SYSTEM,
+        "instruction": INSTRUCTION,
+        "form_words": FORM_WORDS,
+        "scene_lines": SCENE_LINES,
+    }
+    return {
+        name: hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+        for name, value in templates.items()
+    }
 
 
 @dataclass(slots=True)
@@ -82,9 +103,11 @@ class Pair:
         return f"{self.direction}-{self.expression.id}{tail}"
 
     def messages(self) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system},
-                {"role": "user", "content": self.prompt},
-                {"role": "assistant", "content": self.completion}]
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.prompt},
+            {"role": "assistant", "content": self.completion},
+        ]
 
 
 class Renderer:
@@ -93,9 +116,16 @@ class Renderer:
 
     def __init__(self, options: ExportOptions):
         self.options = options
-        self.filters = [(name, set(allowed)) for name, allowed in (
-            ("style", options.styles), ("register", options.registers),
-            ("tone", options.tones), ("form", options.forms)) if allowed]
+        self.filters = [
+            (name, set(allowed))
+            for name, allowed in (
+                ("style", options.styles),
+                ("register", options.registers),
+                ("tone", options.tones),
+                ("form", options.forms),
+            )
+            if allowed
+        ]
         self.voices: dict[tuple, str] = {}
 
     def wanted(self, expr: ExpressionRow) -> bool:
@@ -106,8 +136,11 @@ class Renderer:
         """Each wanted expression of the chunk, in chunk order, with its pairs (directions in
         the order asked; an expression without a source in another style has no transfer)."""
         directions = self.options.directions
-        sources = _transfer_sources(chunk.expressions, self.options.seed) \
-            if "transfer" in directions else {}
+        sources = (
+            _transfer_sources(chunk.expressions, self.options.seed)
+            if "transfer" in directions
+            else {}
+        )
         blocks: dict[str, str] = {}
         answers: dict[str, dict] = {}
         for expr in chunk.expressions:
@@ -116,28 +149,60 @@ class Renderer:
             pairs = []
             for direction in directions:
                 if direction == "forward":
-                    pairs.append(Pair("forward", expr, None, self._instruction("forward", expr),
-                                      _scenes_text(expr, chunk, blocks), expr.text))
+                    pairs.append(
+                        Pair(
+                            "forward",
+                            expr,
+                            None,
+                            self._instruction("forward", expr),
+                            _scenes_text(expr, chunk, blocks),
+                            expr.text,
+                        )
+                    )
                 elif direction == "reverse":
                     form = FORM_WORDS.get(expr.form, expr.form)
-                    pairs.append(Pair("reverse", expr, None, INSTRUCTION["reverse"].format(form=form),
-                                      expr.text, _scene_json(expr, chunk, answers)))
+                    pairs.append(
+                        Pair(
+                            "reverse",
+                            expr,
+                            None,
+                            INSTRUCTION["reverse"].format(form=form),
+                            expr.text,
+                            _scene_json(expr, chunk, answers),
+                        )
+                    )
                 elif expr.id in sources:
                     source = sources[expr.id]
-                    pairs.append(Pair("transfer", expr, source,
-                                      self._instruction("transfer", expr, source), source.text,
-                                      expr.text))
+                    pairs.append(
+                        Pair(
+                            "transfer",
+                            expr,
+                            source,
+                            self._instruction("transfer", expr, source),
+                            source.text,
+                            expr.text,
+                        )
+                    )
             if pairs:
                 yield expr, pairs
 
-    def _instruction(self, direction: str, expr: ExpressionRow,
-                     source: ExpressionRow | None = None) -> str:
-        key = (direction, expr.style, expr.register, expr.tone, expr.form, expr.target,
-               source.style if source is not None else None)
+    def _instruction(
+        self, direction: str, expr: ExpressionRow, source: ExpressionRow | None = None
+    ) -> str:
+        key = (
+            direction,
+            expr.style,
+            expr.register,
+            expr.tone,
+            expr.form,
+            expr.target,
+            source.style if source is not None else None,
+        )
         instruction = self.voices.get(key)
         if instruction is None:
             instruction = self.voices[key] = INSTRUCTION[direction].format(
-                voice=voice(expr), source_style=source.style if source is not None else None)
+                voice=voice(expr), source_style=source.style if source is not None else None
+            )
         return instruction
 
 
@@ -196,13 +261,14 @@ def _scene_json(expr: ExpressionRow, chunk: Chunk, answers: dict[str, dict]) -> 
 
 def scene_answer(view: SceneView) -> dict:
     """What a reverse pair answers: hyperlexeme, components by kind, archetypes."""
-    return {"hyperlexeme": view.hyperlexeme(),
-            "components": {kind: view.component_names(kind) for kind in COMPONENT_KINDS},
-            "archetypes": list(view.archetypes)}
+    return {
+        "hyperlexeme": view.hyperlexeme(),
+        "components": {kind: view.component_names(kind) for kind in COMPONENT_KINDS},
+        "archetypes": list(view.archetypes),
+    }
 
 
-def _transfer_sources(expressions: list[ExpressionRow],
-                      seed: int) -> dict[str, ExpressionRow]:
+def _transfer_sources(expressions: list[ExpressionRow], seed: int) -> dict[str, ExpressionRow]:
     """Target expression id -> its source: same scenes, another style, same form preferred."""
     by_scenes: dict[tuple[str, ...], list[ExpressionRow]] = {}
     for expr in expressions:
@@ -213,7 +279,11 @@ def _transfer_sources(expressions: list[ExpressionRow],
         for target in group:
             candidates = [s for s in group if s.style != target.style]
             if candidates:
-                out[target.id] = min(candidates, key=lambda s: (
-                    s.form != target.form, hashlib.sha256(
-                        f"{seed}\x00{target.id}\x00{s.id}".encode("utf-8")).digest()))
+                out[target.id] = min(
+                    candidates,
+                    key=lambda s: (
+                        s.form != target.form,
+                        hashlib.sha256(f"{seed}\x00{target.id}\x00{s.id}".encode()).digest(),
+                    ),
+                )
     return out

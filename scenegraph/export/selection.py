@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -84,7 +85,7 @@ class SceneView:
     def hyperlexeme(self) -> str:
         """A stored fused hyperlexeme (the composed one if stored), else composed, else an id."""
         fused = sorted(h for h in self.hyperlexemes if hyperlexeme_kind(h) == "fused")
-        composed = compose(self)  # compose reads only `components` (kind, name)
+        composed = compose(self)
         if composed and (composed in fused or not fused):
             return composed
         if fused:
@@ -137,8 +138,13 @@ def plan_selection(store: Store, options: ExportOptions) -> Plan:
     for scene_ids in shared.values():
         for sid in scene_ids:
             root_of.setdefault(sid, fractal_place(sid, parent)[1])
-    return Plan(scene_ids=sorted(selected), group_of=_union_roots(root_of, shared),
-                root_of=root_of, shared=shared, everything=len(selected) == len(every_id))
+    return Plan(
+        scene_ids=sorted(selected),
+        group_of=_union_roots(root_of, shared),
+        root_of=root_of,
+        shared=shared,
+        everything=len(selected) == len(every_id),
+    )
 
 
 def _base_selection(store: Store, options: ExportOptions, every_id: list[str]) -> set[str]:
@@ -149,8 +155,10 @@ def _base_selection(store: Store, options: ExportOptions, every_id: list[str]) -
         wanted |= _ids_from_query(store, options.select)
     missing = sorted(wanted - _existing(store, wanted))
     if missing:
-        raise ConfigError(f"{len(missing)} selected scene ids are not in the store "
-                          f"(first: {', '.join(missing[:SHOWN])}); check the ids or the --select query")
+        raise ConfigError(
+            f"{len(missing)} selected scene ids are not in the store "
+            f"(first: {', '.join(missing[:SHOWN])}); check the ids or the --select query"
+        )
     return wanted
 
 
@@ -163,8 +171,10 @@ def _ids_from_query(store: Store, cypher: str) -> set[str]:
         if isinstance(value, dict) and value.get("_label") == "Scene":
             value = value.get("id")
         if not isinstance(value, str):
-            raise ConfigError(f"--select query must return scene ids (or scene nodes) in its first "
-                              f"column; got {value!r}")
+            raise ConfigError(
+                f"--select query must return scene ids (or scene nodes) in its first "
+                f"column; got {value!r}"
+            )
         ids.add(value)
     return ids
 
@@ -197,10 +207,13 @@ def _eligible(options: ExportOptions) -> str:
     return clause
 
 
-def _shared_expressions(store: Store, selected: set[str],
-                        options: ExportOptions) -> dict[str, list[str]]:
-    rows = store.run(f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene) {_eligible(options)} "
-                     "WITH e, collect(s.id) AS ids WHERE size(ids) > 1 RETURN e.id, ids").rows
+def _shared_expressions(
+    store: Store, selected: set[str], options: ExportOptions
+) -> dict[str, list[str]]:
+    rows = store.run(
+        f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene) {_eligible(options)} "
+        "WITH e, collect(s.id) AS ids WHERE size(ids) > 1 RETURN e.id, ids"
+    ).rows
     return {eid: sorted(ids) for eid, ids in rows if selected.intersection(ids)}
 
 
@@ -220,15 +233,21 @@ def _union_roots(root_of: dict[str, str], shared: dict[str, list[str]]) -> dict[
     return {sid: find(root) for sid, root in root_of.items()}
 
 
-def _in_windows(store: Store, tail: str, ids: Iterable[str], size: int = CHUNK_SCENES,
-                dense: bool = False, **params: Any) -> Iterator[list[Any]]:
+def _in_windows(
+    store: Store,
+    tail: str,
+    ids: Iterable[str],
+    size: int = CHUNK_SCENES,
+    dense: bool = False,
+    **params: Any,
+) -> Iterator[list[Any]]:
     """Rows of ``tail`` for ``ids`` (bound as ``s``), ``size`` ids per query. ``dense``: the
     ids are every scene between the first and the last, so on LadybugDB the range alone says
     which (see the module's docstring)."""
     ids = sorted(ids)
     ranged = store.dialect == "ladybug"
     for start in range(0, len(ids), max(size, 1)):
-        window = ids[start:start + size]
+        window = ids[start : start + size]
         bounds = {"first": window[0], "last": window[-1]}
         if not ranged:
             yield from store.run(IN_LIST + tail, {"ids": window, **params}).rows
@@ -240,20 +259,21 @@ def _in_windows(store: Store, tail: str, ids: Iterable[str], size: int = CHUNK_S
 
 def draw(seed: int, key: str) -> bytes:
     """A seeded, stable pseudo-random sort key."""
-    return hashlib.sha256(f"{seed}\x00{key}".encode("utf-8")).digest()
+    return hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
 
 
 # -- reading ------------------------------------------------------------------------------
 
 
-def read_chunks(store: Store, plan: Plan, options: ExportOptions,
-                size: int = CHUNK_SCENES) -> Iterator[Chunk]:
+def read_chunks(
+    store: Store, plan: Plan, options: ExportOptions, size: int = CHUNK_SCENES
+) -> Iterator[Chunk]:
     """The selected scenes ``size`` at a time with their expressions.
 
     Chunks are windows of consecutive ids (what the queries read fastest), taken in an order
     the seed draws; inside a chunk, trees come in a seeded order, their scenes by id.
     """
-    windows = [plan.scene_ids[i:i + size] for i in range(0, len(plan.scene_ids), size)]
+    windows = [plan.scene_ids[i : i + size] for i in range(0, len(plan.scene_ids), size)]
     windows.sort(key=lambda window: draw(options.seed, window[0]))
     for window in windows:
         order = sorted(window, key=lambda sid: (draw(options.seed, plan.group_of[sid]), sid))
@@ -293,8 +313,9 @@ def _primary(scene_ids: list[str], selected: set[str]) -> str:
     return min(sid for sid in scene_ids if sid in selected)
 
 
-def _expressions(store: Store, scene_ids: list[str], options: ExportOptions, dense: bool,
-                 full: bool) -> Iterator[ExpressionRow]:
+def _expressions(
+    store: Store, scene_ids: list[str], options: ExportOptions, dense: bool, full: bool
+) -> Iterator[ExpressionRow]:
     """The eligible expressions of the scenes, one per (expression, scene) met.
 
     Eligibility is checked here, not in the query: a condition on expression properties makes
@@ -303,15 +324,30 @@ def _expressions(store: Store, scene_ids: list[str], options: ExportOptions, den
     ``records`` format).
     """
     extra = ", e.props, e.quality" if full else ""
-    tail = ("MATCH (e:Expression)-[:EXPRESSES]->(s) RETURN e.status, e.passed, s.id, e.id, "
-            f"e.text, e.form, e.style, e.register, e.tone, e.target, e.lang, e.provenance{extra}")
+    tail = (
+        "MATCH (e:Expression)-[:EXPRESSES]->(s) RETURN e.status, e.passed, s.id, e.id, "
+        f"e.text, e.form, e.style, e.register, e.tone, e.target, e.lang, e.provenance{extra}"
+    )
     failed_too = options.include_failed
     for r in _in_windows(store, tail, scene_ids, size=len(scene_ids), dense=dense):
         if r[0] == "superseded" or (r[1] is False and not failed_too):
             continue
         props, quality = (_loads(r[12]), _loads(r[13]) or None) if full else ({}, None)
-        yield ExpressionRow(r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], _loads(r[11]),
-                            props, quality, r[1], [r[2]])
+        yield ExpressionRow(
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            _loads(r[11]),
+            props,
+            quality,
+            r[1],
+            [r[2]],
+        )
 
 
 SCENE_PARTS = {
@@ -323,17 +359,23 @@ SCENE_PARTS = {
 RECORD_PARTS = {"leads_to": "MATCH (s)-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"}
 
 
-def read_views(store: Store, ids: Iterable[str], dense: bool = False,
-               full: bool = True) -> dict[str, SceneView]:
+def read_views(
+    store: Store, ids: Iterable[str], dense: bool = False, full: bool = True
+) -> dict[str, SceneView]:
     """The scenes with parent and sub-scenes, lists sorted as ``Store.scenes`` sorts them.
     ``full`` adds what only the ``records`` format needs: properties, onward links and
     whether the scene is defined. ``dense``: see ``_in_windows``."""
     ids = sorted(ids)
     views: dict[str, SceneView] = {}
     extra = ", s.props, s.content_hash IS NOT NULL" if full else ""
-    for row in _in_windows(store, "OPTIONAL MATCH (p:Scene)-[:CONTAINS]->(s) RETURN s.id, "
-                                  f"s.title, s.text, s.lang, p.id, p.title{extra}",
-                           ids, size=len(ids), dense=dense):
+    for row in _in_windows(
+        store,
+        "OPTIONAL MATCH (p:Scene)-[:CONTAINS]->(s) RETURN s.id, "
+        f"s.title, s.text, s.lang, p.id, p.title{extra}",
+        ids,
+        size=len(ids),
+        dense=dense,
+    ):
         view = views[row[0]] = SceneView(row[0], row[1], row[2], row[3])
         if row[4] is not None:
             view.parent = (row[4], row[5])
@@ -343,7 +385,13 @@ def read_views(store: Store, ids: Iterable[str], dense: bool = False,
         _add_part(views, part, _in_windows(store, tail, ids, size=len(ids), dense=dense))
     for view in views.values():
         view.components.sort()
-        for values in (view.archetypes, view.hyperlexemes, view.parts, view.leads_to, view.children):
+        for values in (
+            view.archetypes,
+            view.hyperlexemes,
+            view.parts,
+            view.leads_to,
+            view.children,
+        ):
             values.sort()
     return views
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import Iterable
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel
 
@@ -34,7 +34,9 @@ class SplitAssigner:
     def assign(self, group: str, styles: Counter) -> str:
         """The group's split, chosen now if the group is new (``styles``: its expressions)."""
         if group not in self.split_of:
-            stratum = min(styles.items(), key=lambda kv: (-kv[1], str(kv[0])))[0] if styles else None
+            stratum = (
+                min(styles.items(), key=lambda kv: (-kv[1], str(kv[0])))[0] if styles else None
+            )
             filled = self.filled[stratum]
             weight = max(sum(styles.values()), 1)
             total = sum(filled.values()) + weight
@@ -54,7 +56,7 @@ def allot(total: int, ratios: dict[str, float]) -> dict[str, int]:
     return parts
 
 
-def check_leakage(scenes_by_split: dict[str, Iterable[str]], root_of: dict[str, str]) -> Leakage:
+def check_leakage(scenes_by_split: Mapping[str, Iterable[str]], root_of: dict[str, str]) -> Leakage:
     """Count scenes, and fractal trees (by root), that appear in more than one split."""
     splits_of_scene: dict[str, set[str]] = defaultdict(set)
     splits_of_root: dict[str, set[str]] = defaultdict(set)
@@ -65,4 +67,5 @@ def check_leakage(scenes_by_split: dict[str, Iterable[str]], root_of: dict[str, 
     return Leakage(
         scenes_in_several_splits=sum(len(s) > 1 for s in splits_of_scene.values()),
         trees_in_several_splits=sum(len(s) > 1 for s in splits_of_root.values()),
-        checked_scenes=len(splits_of_scene))
+        checked_scenes=len(splits_of_scene),
+    )

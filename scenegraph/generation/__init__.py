@@ -13,5 +13,14 @@ from .config import GenerationConfig, load_config
 from .options import Estimate, Failure, GenerateOptions, GenerateProgress, GenerateReport
 from .run import agenerate, generate
 
-__all__ = ["Estimate", "Failure", "GenerateOptions", "GenerateProgress", "GenerateReport",
-           "GenerationConfig", "agenerate", "generate", "load_config"]
+__all__ = [
+    "Estimate",
+    "Failure",
+    "GenerateOptions",
+    "GenerateProgress",
+    "GenerateReport",
+    "GenerationConfig",
+    "agenerate",
+    "generate",
+    "load_config",
+]

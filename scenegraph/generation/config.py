@@ -63,14 +63,17 @@ class GenerationConfig(BaseModel):
             return list(known.values())
         unknown = [name for name in names or [] if name not in known]
         if unknown:
-            raise ConfigError(f"unknown {dimension[:-1]} {', '.join(map(repr, unknown))}: "
-                              f"choose from {', '.join(known)} (or add it to your --config file)")
+            raise ConfigError(
+                f"unknown {dimension[:-1]} {', '.join(map(repr, unknown))}: "
+                f"choose from {', '.join(known)} (or add it to your --config file)"
+            )
         return [known[name] for name in names or []]
 
     def merged(self, override: GenerationConfig) -> GenerationConfig:
         """This config with the override's entries added or replacing same-named ones."""
-        data = {dim: list({**self.voices(dim), **override.voices(dim)}.values())
-                for dim in DIMENSIONS}
+        data = {
+            dim: list({**self.voices(dim), **override.voices(dim)}.values()) for dim in DIMENSIONS
+        }
         return GenerationConfig(**data, prices={**self.prices, **override.prices})
 
 

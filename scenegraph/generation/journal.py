@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..errors import StoreError
 from ..text import canonical_json
@@ -32,7 +33,9 @@ JOURNAL_FILE = "journal.sqlite"
 CHUNK = 500  # values per IN (…) list
 
 MIGRATIONS: list[tuple[str, str]] = [
-    ("001_items", """
+    (
+        "001_items",
+        """
         CREATE TABLE items (
             key TEXT PRIMARY KEY,
             slot TEXT NOT NULL,
@@ -48,8 +51,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX items_slot ON items(slot);
         CREATE INDEX items_expression ON items(expression_id);
-    """),
-    ("002_judgements", """
+    """,
+    ),
+    (
+        "002_judgements",
+        """
         CREATE TABLE judgements (
             key TEXT PRIMARY KEY,
             expression_id TEXT NOT NULL,
@@ -57,7 +63,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             payload TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
-    """),
+    """,
+    ),
 ]
 
 
@@ -86,8 +93,20 @@ class Record:
     latency_s: float = 0.0
 
 
-IDENTITY_COLUMNS = ("scene_ids", "style", "register", "tone", "form", "target", "provider",
-                    "model", "template_hash", "params", "content_hash", "context_hash")
+IDENTITY_COLUMNS = (
+    "scene_ids",
+    "style",
+    "register",
+    "tone",
+    "form",
+    "target",
+    "provider",
+    "model",
+    "template_hash",
+    "params",
+    "content_hash",
+    "context_hash",
+)
 
 
 class Journal:
@@ -129,34 +148,57 @@ class Journal:
 
     def payloads(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The expressions written ahead for ``generated`` keys."""
-        return {key: json.loads(payload) for key, payload in self._select(
-            "SELECT key, payload FROM items WHERE status = 'generated' AND key IN ({})", keys)}
+        return {
+            key: json.loads(payload)
+            for key, payload in self._select(
+                "SELECT key, payload FROM items WHERE status = 'generated' AND key IN ({})", keys
+            )
+        }
 
     def replaced(self, slots: Iterable[str], keeping: set[str]) -> list[tuple[str, str | None]]:
         """(key, expression id) of stored or written-ahead rows of these slots under other keys."""
-        return [(key, expr) for key, expr in self._select(
-            "SELECT key, expression_id FROM items WHERE status IN ('stored', 'generated') "
-            "AND slot IN ({})", slots) if key not in keeping]
+        return [
+            (key, expr)
+            for key, expr in self._select(
+                "SELECT key, expression_id FROM items WHERE status IN ('stored', 'generated') "
+                "AND slot IN ({})",
+                slots,
+            )
+            if key not in keeping
+        ]
 
     def in_use(self, expression_ids: Iterable[str], besides: set[str]) -> set[str]:
         """Those expression ids that a stored row other than the ``besides`` keys still holds."""
-        return {expr for key, expr in self._select(
-            "SELECT key, expression_id FROM items WHERE status = 'stored' "
-            "AND expression_id IN ({})", expression_ids) if key not in besides}
+        return {
+            expr
+            for key, expr in self._select(
+                "SELECT key, expression_id FROM items WHERE status = 'stored' "
+                "AND expression_id IN ({})",
+                expression_ids,
+            )
+            if key not in besides
+        }
 
     def failures(self, keys: Iterable[str]) -> dict[str, str]:
-        return dict(self._select(
-            "SELECT key, reason FROM items WHERE status = 'failed' AND key IN ({})", keys))
+        return dict(
+            self._select(
+                "SELECT key, reason FROM items WHERE status = 'failed' AND key IN ({})", keys
+            )
+        )
 
     def judgements(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Cached answers of the quality checks' judge, by key."""
-        return {key: json.loads(payload) for key, payload in self._select(
-            "SELECT key, payload FROM judgements WHERE key IN ({})", keys)}
+        return {
+            key: json.loads(payload)
+            for key, payload in self._select(
+                "SELECT key, payload FROM judgements WHERE key IN ({})", keys
+            )
+        }
 
     def _select(self, query: str, values: Iterable[str]) -> Iterator[tuple]:
         values = list(dict.fromkeys(values))
         for start in range(0, len(values), CHUNK):
-            chunk = values[start:start + CHUNK]
+            chunk = values[start : start + CHUNK]
             yield from self._conn().execute(query.format(",".join("?" * len(chunk))), chunk)
 
     # -- writes -------------------------------------------------------------------------
@@ -164,33 +206,61 @@ class Journal:
     def record(self, records: list[Record]) -> None:
         """Insert or update rows, in one transaction."""
         now = _now()
-        rows = [{**{c: _column(r.identity[c]) for c in IDENTITY_COLUMNS}, "key": r.key,
-                 "slot": r.slot, "status": r.status, "expression_id": r.expression_id,
-                 "payload": r.payload,
-                 "reason": r.reason, "prompt_tokens": r.prompt_tokens,
-                 "completion_tokens": r.completion_tokens, "latency_s": r.latency_s,
-                 "updated_at": now} for r in records]
-        columns = ["key", "slot", *IDENTITY_COLUMNS, "status", "expression_id", "payload",
-                   "reason", "prompt_tokens", "completion_tokens", "latency_s", "updated_at"]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2 + len(IDENTITY_COLUMNS):])
-        self._write(f"INSERT INTO items ({', '.join(columns)}, attempts) "
-                    f"VALUES ({', '.join(':' + c for c in columns)}, 1) "
-                    f"ON CONFLICT(key) DO UPDATE SET {updates}, attempts = items.attempts + 1",
-                    rows)
+        rows = [
+            {
+                **{c: _column(r.identity[c]) for c in IDENTITY_COLUMNS},
+                "key": r.key,
+                "slot": r.slot,
+                "status": r.status,
+                "expression_id": r.expression_id,
+                "payload": r.payload,
+                "reason": r.reason,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "latency_s": r.latency_s,
+                "updated_at": now,
+            }
+            for r in records
+        ]
+        columns = [
+            "key",
+            "slot",
+            *IDENTITY_COLUMNS,
+            "status",
+            "expression_id",
+            "payload",
+            "reason",
+            "prompt_tokens",
+            "completion_tokens",
+            "latency_s",
+            "updated_at",
+        ]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2 + len(IDENTITY_COLUMNS) :])
+        self._write(
+            f"INSERT INTO items ({', '.join(columns)}, attempts) "
+            f"VALUES ({', '.join(':' + c for c in columns)}, 1) "
+            f"ON CONFLICT(key) DO UPDATE SET {updates}, attempts = items.attempts + 1",
+            rows,
+        )
 
     def mark(self, keys: Iterable[str], status: str) -> None:
         """Set the status of rows (``stored`` drops the written-ahead payload)."""
         now = _now()
         payload = ", payload = NULL" if status == "stored" else ""
-        self._write(f"UPDATE items SET status = ?, updated_at = ?{payload} WHERE key = ?",
-                    [(status, now, key) for key in keys])
+        self._write(
+            f"UPDATE items SET status = ?, updated_at = ?{payload} WHERE key = ?",
+            [(status, now, key) for key in keys],
+        )
 
-    def record_judgement(self, key: str, expression_id: str, model: str,
-                         payload: dict[str, Any]) -> None:
-        self._write("INSERT INTO judgements (key, expression_id, model, payload, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-                    "payload = excluded.payload, updated_at = excluded.updated_at",
-                    [(key, expression_id, model, json.dumps(payload, ensure_ascii=False), _now())])
+    def record_judgement(
+        self, key: str, expression_id: str, model: str, payload: dict[str, Any]
+    ) -> None:
+        self._write(
+            "INSERT INTO judgements (key, expression_id, model, payload, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "payload = excluded.payload, updated_at = excluded.updated_at",
+            [(key, expression_id, model, json.dumps(payload, ensure_ascii=False), _now())],
+        )
 
     def _write(self, query: str, rows: list) -> None:
         if not rows:
@@ -214,8 +284,10 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     for name, script in MIGRATIONS:
         if name in done:
             continue
-        db.executescript(f"BEGIN IMMEDIATE; {script}; "
-                         f"INSERT INTO _migrations VALUES ('{name}', '{_now()}'); COMMIT;")
+        db.executescript(
+            f"BEGIN IMMEDIATE; {script}; "
+            f"INSERT INTO _migrations VALUES ('{name}', '{_now()}'); COMMIT;"
+        )
         applied.append(name)
     return applied
 
@@ -225,4 +297,4 @@ def _column(value: Any) -> Any:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -71,12 +71,12 @@ class GenerateReport(BaseModel):
     model: str
     template_hash: str
     dry_run: bool = False
-    planned: int = 0          # items (one expression each) in the plan
-    already_done: int = 0     # stored by an earlier run with the same key
-    stale: int = 0            # stored earlier for inputs that have changed since: regenerated
-    pending: int = 0          # items this run has to produce
-    requests: int = 0         # requests sent (dry run: that would be sent)
-    recovered: int = 0        # answered before a crash, written now without asking again
+    planned: int = 0  # items (one expression each) in the plan
+    already_done: int = 0  # stored by an earlier run with the same key
+    stale: int = 0  # stored earlier for inputs that have changed since: regenerated
+    pending: int = 0  # items this run has to produce
+    requests: int = 0  # requests sent (dry run: that would be sent)
+    recovered: int = 0  # answered before a crash, written now without asking again
     generated: int = 0
     failed: int = 0
     superseded: int = 0

@@ -23,7 +23,7 @@ class Parsed:
     missing: list[str] = field(default_factory=list)
     problem: str | None = None  # why something is missing
 
-    def merge(self, later: "Parsed") -> "Parsed":
+    def merge(self, later: Parsed) -> Parsed:
         """This answer completed by a later one (the re-ask for what was missing)."""
         texts = {**self.texts, **later.texts}
         return Parsed(texts, [k for k in self.missing if k not in texts], later.problem)
@@ -35,7 +35,9 @@ def parse_outputs(content: str | None, keys: list[str], finish_reason: str | Non
     wanted = set(keys)
     texts = {key: text for key, text in _pairs(data) if key in wanted}
     missing = [key for key in keys if key not in texts]
-    return Parsed(texts, missing, _problem(content, data, missing, finish_reason) if missing else None)
+    return Parsed(
+        texts, missing, _problem(content, data, missing, finish_reason) if missing else None
+    )
 
 
 def first_json_value(content: str) -> Any:
@@ -64,8 +66,11 @@ def _pairs(data: Any) -> list[tuple[str, str]]:
         entries = [e for e in data if isinstance(e, dict)]
     else:
         entries = []
-    return [(e["key"], e["text"].strip()) for e in entries
-            if isinstance(e.get("key"), str) and isinstance(e.get("text"), str) and e["text"].strip()]
+    return [
+        (e["key"], e["text"].strip())
+        for e in entries
+        if isinstance(e.get("key"), str) and isinstance(e.get("text"), str) and e["text"].strip()
+    ]
 
 
 def _problem(content: str | None, data: Any, missing: list[str], finish_reason: str | None) -> str:

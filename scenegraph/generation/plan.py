@@ -24,8 +24,14 @@ from ..store.base import Store
 from ..text import content_hash
 from .config import GenerationConfig, Voice
 from .options import GenerateOptions
-from .walks import context_ids, own_context, passages, scene_context, scene_graph, \
-    semantic_neighbours
+from .walks import (
+    context_ids,
+    own_context,
+    passages,
+    scene_context,
+    scene_graph,
+    semantic_neighbours,
+)
 
 RESONATING_IN_CONTEXT = 3
 
@@ -39,8 +45,13 @@ class Slot:
     target: str | None
 
     def names(self) -> dict[str, str | None]:
-        return {"style": _name(self.style), "register": _name(self.register),
-                "tone": _name(self.tone), "form": self.form.name, "target": self.target}
+        return {
+            "style": _name(self.style),
+            "register": _name(self.register),
+            "tone": _name(self.tone),
+            "form": self.form.name,
+            "target": self.target,
+        }
 
     @functools.cached_property
     def key(self) -> str:
@@ -48,8 +59,9 @@ class Slot:
         return "/".join(name for name in self.names().values() if name)
 
     def instructions(self) -> list[str | None]:
-        return [v.instruction if v else None
-                for v in (self.style, self.register, self.tone, self.form)]
+        return [
+            v.instruction if v else None for v in (self.style, self.register, self.tone, self.form)
+        ]
 
 
 @dataclass(frozen=True)
@@ -91,8 +103,7 @@ class Plan:
     items: list[Item]
 
 
-def build_plan(store: Store, options: GenerateOptions, slots: list[Slot],
-               recipe: Recipe) -> Plan:
+def build_plan(store: Store, options: GenerateOptions, slots: list[Slot], recipe: Recipe) -> Plan:
     """Every subject the options select × every slot, with keys (nothing is sent or written)."""
     scene_ids = select_scenes(store, options)
     graph = scene_graph(store)
@@ -106,8 +117,16 @@ def build_plan(store: Store, options: GenerateOptions, slots: list[Slot],
 
 def make_item(subject: Subject, slot: Slot, recipe: Recipe) -> Item:
     slot_id = content_hash([subject.scene_ids, slot.names(), recipe.provider, recipe.model])
-    key = content_hash([slot_id, recipe.template_hash, recipe.params, slot.instructions(),
-                        subject.content_hash, subject.context_hash])
+    key = content_hash(
+        [
+            slot_id,
+            recipe.template_hash,
+            recipe.params,
+            slot.instructions(),
+            subject.content_hash,
+            subject.context_hash,
+        ]
+    )
     return Item(subject, slot, slot_id, key)
 
 
@@ -117,31 +136,46 @@ def plan_slots(config: GenerationConfig, options: GenerateOptions) -> list[Slot]
     bad = [form.name for form in forms if form.name not in FORMS]
     if bad:
         raise ConfigError(f"forms {bad} are not expression forms: use {', '.join(FORMS)}")
-    dims = [config.pick(dim, getattr(options, dim)) or [None]
-            for dim in ("styles", "registers", "tones")]
-    targets = options.targets or [None]
-    return [Slot(style, register, tone, form, target)
-            for style, register, tone, form, target in itertools.product(*dims, forms, targets)]
+    dims: list[list[Voice | None]] = [
+        list(config.pick(dim, getattr(options, dim))) or [None]
+        for dim in ("styles", "registers", "tones")
+    ]
+    styles, registers, tones = dims
+    targets: list[str | None] = list(options.targets) or [None]
+    return [
+        Slot(style, register, tone, form, target)
+        for style, register, tone, form, target in itertools.product(
+            styles, registers, tones, forms, targets
+        )
+    ]
 
 
 def select_scenes(store: Store, options: GenerateOptions) -> list[str]:
     """Ids of the scenes to express, sorted: from ``select`` or all, by archetype, capped."""
     ids = set(_query_ids(store, options.select) if options.select else store.scene_ids())
     if options.archetypes:
-        ids &= set(store.run("MATCH (s:Scene)-[:EVOKES]->(a:Archetype) WHERE a.name IN $names "
-                             "RETURN DISTINCT s.id", {"names": options.archetypes}).column())
+        ids &= set(
+            store.run(
+                "MATCH (s:Scene)-[:EVOKES]->(a:Archetype) WHERE a.name IN $names "
+                "RETURN DISTINCT s.id",
+                {"names": options.archetypes},
+            ).column()
+        )
     ids &= expressible_scenes(store)
-    chosen = sorted(ids)[:options.limit]
+    chosen = sorted(ids)[: options.limit]
     if not chosen:
-        raise ConfigError("no scenes selected: check --select / --archetype, or load a corpus "
-                          "first (`scenegraph load seeds/corpus`)")
+        raise ConfigError(
+            "no scenes selected: check --select / --archetype, or load a corpus "
+            "first (`scenegraph load seeds/corpus`)"
+        )
     return chosen
 
 
 def expressible_scenes(store: Store) -> set[str]:
     """Scenes with something to express: a title, a text or a component (not bare references)."""
-    described = store.run("MATCH (s:Scene) WHERE s.text IS NOT NULL OR s.title IS NOT NULL "
-                          "RETURN s.id").column()
+    described = store.run(
+        "MATCH (s:Scene) WHERE s.text IS NOT NULL OR s.title IS NOT NULL RETURN s.id"
+    ).column()
     composed = store.run("MATCH (s:Scene)-[:HAS]->(:Component) RETURN DISTINCT s.id").column()
     return set(described) | set(composed)
 
@@ -152,47 +186,69 @@ def _query_ids(store: Store, cypher: str) -> list[str]:
     except SceneGraphError as exc:
         raise ConfigError(f"--select query failed: {exc}") from exc
     if not all(isinstance(v, str) for v in values):
-        raise ConfigError("--select must return scene ids (strings) in its first column, "
-                          "e.g. MATCH (s:Scene) WHERE s.lang = 'en' RETURN s.id")
+        raise ConfigError(
+            "--select must return scene ids (strings) in its first column, "
+            "e.g. MATCH (s:Scene) WHERE s.lang = 'en' RETURN s.id"
+        )
     return values
 
 
-def scene_subjects(store: Store, graph, scene_ids: list[str],
-                   options: GenerateOptions) -> list[Subject]:
+def scene_subjects(
+    store: Store, graph, scene_ids: list[str], options: GenerateOptions
+) -> list[Subject]:
     """One subject per scene, its context pulled from the graph and the vector index."""
     nearest = semantic_neighbours(store, options.neighbours)
     neighbour_ids = {sid: nearest(sid) for sid in scene_ids}
-    wanted = set(scene_ids).union(*neighbour_ids.values(),
-                                  *(context_ids(graph, sid, RESONATING_IN_CONTEXT)
-                                    for sid in scene_ids))
+    wanted = set(scene_ids).union(
+        *neighbour_ids.values(),
+        *(context_ids(graph, sid, RESONATING_IN_CONTEXT) for sid in scene_ids),
+    )
     scenes = {scene.id: scene for scene in store.scenes(wanted)}
     subjects = []
     for sid in scene_ids:
         scene = scenes[sid]
-        context = {"passage": False, "scenes": [
-            scene_context(scene, graph, scenes, neighbour_ids[sid], RESONATING_IN_CONTEXT)]}
-        subjects.append(Subject((sid,), context, scene.lang, scene.content_hash(),
-                                content_hash(context)))
+        context = {
+            "passage": False,
+            "scenes": [
+                scene_context(scene, graph, scenes, neighbour_ids[sid], RESONATING_IN_CONTEXT)
+            ],
+        }
+        subjects.append(
+            Subject((sid,), context, scene.lang, scene.content_hash(), content_hash(context))
+        )
     return subjects
 
 
-def passage_subjects(store: Store, graph, scene_ids: list[str],
-                     options: GenerateOptions) -> list[Subject]:
+def passage_subjects(
+    store: Store, graph, scene_ids: list[str], options: GenerateOptions
+) -> list[Subject]:
     """One subject per distinct passage walked from the selected scenes."""
-    paths = passages(graph, scene_ids, options.walks_per_scene, options.walk_length,
-                     options.restart, options.seed or 0)
+    paths = passages(
+        graph,
+        scene_ids,
+        options.walks_per_scene,
+        options.walk_length,
+        options.restart,
+        options.seed or 0,
+    )
     scenes = {scene.id: scene for scene in store.scenes(set().union(*paths))}
-    return [passage_subject([scenes[sid] for sid in path]) for path in paths
-            if all(sid in scenes for sid in path)]
+    return [
+        passage_subject([scenes[sid] for sid in path])
+        for path in paths
+        if all(sid in scenes for sid in path)
+    ]
 
 
 def passage_subject(scenes: list[Scene]) -> Subject:
     context = {"passage": True, "scenes": [own_context(scene) for scene in scenes]}
     langs = Counter(scene.lang for scene in scenes if scene.lang)
-    return Subject(tuple(scene.id for scene in scenes), context,
-                   langs.most_common(1)[0][0] if langs else None,
-                   content_hash([scene.content_hash() for scene in scenes]),
-                   content_hash(context))
+    return Subject(
+        tuple(scene.id for scene in scenes),
+        context,
+        langs.most_common(1)[0][0] if langs else None,
+        content_hash([scene.content_hash() for scene in scenes]),
+        content_hash(context),
+    )
 
 
 def _name(voice: Voice | None) -> str | None:

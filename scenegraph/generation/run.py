@@ -15,10 +15,11 @@ import logging
 import math
 import random
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from ..batch import GraphBatch
 from ..models import Expression
@@ -45,8 +46,9 @@ GRAPH_S, GRAPH_ROWS = 15.0, 20_000
 QUEUED_REQUESTS = 1_000  # answered requests waiting for the writer; workers wait beyond that
 
 
-def generate(store: Store, options: GenerateOptions | None = None,
-             progress: ProgressCallback | None = None) -> GenerateReport:
+def generate(
+    store: Store, options: GenerateOptions | None = None, progress: ProgressCallback | None = None
+) -> GenerateReport:
     """Plan, skip what the journal has done, generate the rest, write it to the graph.
 
     ``options.dry_run`` only plans and estimates. Raises ``ConfigError`` for bad options and
@@ -55,8 +57,9 @@ def generate(store: Store, options: GenerateOptions | None = None,
     return asyncio.run(agenerate(store, options, progress))
 
 
-async def agenerate(store: Store, options: GenerateOptions | None = None,
-                    progress: ProgressCallback | None = None) -> GenerateReport:
+async def agenerate(
+    store: Store, options: GenerateOptions | None = None, progress: ProgressCallback | None = None
+) -> GenerateReport:
     """``generate`` for callers already inside an event loop."""
     started = time.perf_counter()
     options = options or GenerateOptions()
@@ -64,24 +67,34 @@ async def agenerate(store: Store, options: GenerateOptions | None = None,
     slots = plan_slots(config, options)
     prompts = Prompts(options.templates)
     provider = make_provider(options, prompts)
-    params = {**provider.params(), "mode": options.mode, "per_request": options.per_request} \
-        if provider.reads_prompt else provider.params()
+    params = (
+        {**provider.params(), "mode": options.mode, "per_request": options.per_request}
+        if provider.reads_prompt
+        else provider.params()
+    )
     recipe = Recipe(provider.name, provider.model, prompts.hash(provider.template_names()), params)
     plan = build_plan(store, options, slots, recipe)
     journal = Journal(store.data_dir / JOURNAL_FILE)
     try:
         triage = Triage.of(plan, journal, store)
-        report = GenerateReport(provider=recipe.provider, model=recipe.model,
-                                template_hash=recipe.template_hash, dry_run=options.dry_run,
-                                planned=len(plan.items), already_done=len(triage.done),
-                                stale=triage.stale, pending=len(triage.todo) + len(triage.written))
+        report = GenerateReport(
+            provider=recipe.provider,
+            model=recipe.model,
+            template_hash=recipe.template_hash,
+            dry_run=options.dry_run,
+            planned=len(plan.items),
+            already_done=len(triage.done),
+            stale=triage.stale,
+            pending=len(triage.todo) + len(triage.written),
+        )
         requests = group_requests(triage.todo, options)
         report.requests = len(requests)
         if options.dry_run:
             report.estimate = estimate(requests, prompts, options, config)
         else:
-            await Runner(store, journal, provider, prompts, options, recipe, report,
-                         progress).run(requests, triage.written)
+            await Runner(store, journal, provider, prompts, options, recipe, report, progress).run(
+                requests, triage.written
+            )
     finally:
         journal.close()
         await provider.aclose()
@@ -94,18 +107,21 @@ async def agenerate(store: Store, options: GenerateOptions | None = None,
 
 @dataclass
 class Triage:
-    done: list[Item]                         # stored under this very key, and in the graph
-    written: list[tuple[Item, Expression]]   # answered before a crash, not yet confirmed stored
+    done: list[Item]  # stored under this very key, and in the graph
+    written: list[tuple[Item, Expression]]  # answered before a crash, not yet confirmed stored
     todo: list[Item]
-    stale: int                               # of todo: slots stored earlier under another key
+    stale: int  # of todo: slots stored earlier under another key
 
     @classmethod
-    def of(cls, plan: Plan, journal: Journal, store: Store) -> "Triage":
+    def of(cls, plan: Plan, journal: Journal, store: Store) -> Triage:
         entries = journal.entries() if journal.exists() else {}
-        done, written, todo = [], [], []
+        done: list[Item] = []
+        written: list[Item] = []
+        todo: list[Item] = []
+        by_status: dict[str | None, list[Item]] = {"stored": done, "generated": written}
         for item in plan.items:
             status = entries[item.key].status if item.key in entries else None
-            {"stored": done, "generated": written}.get(status, todo).append(item)
+            by_status.get(status, todo).append(item)
         present = existing_expressions(store, [entries[i.key].expression_id for i in done])
         todo += [i for i in done if entries[i.key].expression_id not in present]
         done = [i for i in done if entries[i.key].expression_id in present]
@@ -117,7 +133,7 @@ class Triage:
 
 def stale_count(todo: list[Item], entries: dict[str, Entry]) -> int:
     """Items whose slot the journal holds as stored under a different key."""
-    stored = {}
+    stored: dict[str, set[str]] = {}
     for key, entry in entries.items():
         if entry.status == "stored":
             stored.setdefault(entry.slot, set()).add(key)
@@ -128,8 +144,12 @@ def existing_expressions(store: Store, ids: list[str | None]) -> set[str]:
     wanted = sorted({i for i in ids if i})
     found: set[str] = set()
     for start in range(0, len(wanted), FETCH_IDS):
-        found.update(store.run("UNWIND $ids AS i MATCH (e:Expression {id: i}) RETURN e.id",
-                               {"ids": wanted[start:start + FETCH_IDS]}).column())
+        found.update(
+            store.run(
+                "UNWIND $ids AS i MATCH (e:Expression {id: i}) RETURN e.id",
+                {"ids": wanted[start : start + FETCH_IDS]},
+            ).column()
+        )
     return found
 
 
@@ -139,21 +159,35 @@ def group_requests(items: list[Item], options: GenerateOptions) -> list[tuple[Su
     by_subject: dict[Subject, list[Item]] = {}
     for item in items:
         by_subject.setdefault(item.subject, []).append(item)
-    return [(subject, group[start:start + size]) for subject, group in by_subject.items()
-            for start in range(0, len(group), size)]
+    return [
+        (subject, group[start : start + size])
+        for subject, group in by_subject.items()
+        for start in range(0, len(group), size)
+    ]
 
 
-def estimate(requests: list[tuple[Subject, list[Item]]], prompts: Prompts,
-             options: GenerateOptions, config: GenerationConfig) -> Estimate:
+def estimate(
+    requests: list[tuple[Subject, list[Item]]],
+    prompts: Prompts,
+    options: GenerateOptions,
+    config: GenerationConfig,
+) -> Estimate:
     """Tokens and cost of sending these requests (~4 characters a token; no re-asks)."""
-    prompt_tokens = sum(estimate_tokens(message["content"]) for subject, items in requests
-                        for message in prompts.messages(subject, [i.slot for i in items]))
+    prompt_tokens = sum(
+        estimate_tokens(message["content"])
+        for subject, items in requests
+        for message in prompts.messages(subject, [i.slot for i in items])
+    )
     outputs = sum(len(items) for _, items in requests)
     completion_tokens = outputs * options.expected_output_tokens
     price = config.prices.get(options.model) if options.provider == "openai" else None
     cost = (prompt_tokens * price.input + completion_tokens * price.output) / 1e6 if price else None
-    return Estimate(requests=len(requests), prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens, cost_usd=cost)
+    return Estimate(
+        requests=len(requests),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost,
+    )
 
 
 def estimate_tokens(text: str) -> int:
@@ -179,9 +213,17 @@ class GaveUp(Exception):
 
 
 class Runner:
-    def __init__(self, store: Store, journal: Journal, provider: Provider, prompts: Prompts,
-                 options: GenerateOptions, recipe: Recipe, report: GenerateReport,
-                 progress: ProgressCallback | None):
+    def __init__(
+        self,
+        store: Store,
+        journal: Journal,
+        provider: Provider,
+        prompts: Prompts,
+        options: GenerateOptions,
+        recipe: Recipe,
+        report: GenerateReport,
+        progress: ProgressCallback | None,
+    ):
         self.store, self.journal, self.provider, self.prompts = store, journal, provider, prompts
         self.options, self.recipe, self.report = options, recipe, report
         self.progress = progress
@@ -191,8 +233,9 @@ class Runner:
         self.fatal: BaseException | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenegraph-writer")
 
-    async def run(self, requests: list[tuple[Subject, list[Item]]],
-                  written: list[tuple[Item, Expression]]) -> None:
+    async def run(
+        self, requests: list[tuple[Subject, list[Item]]], written: list[tuple[Item, Expression]]
+    ) -> None:
         self._notify("planned")
         try:
             if written:
@@ -239,8 +282,9 @@ class Runner:
             self.fatal = self.fatal or task.exception()
             feeding.cancel()
 
-    async def _request(self, subject: Subject, items: list[Item],
-                       queue: asyncio.Queue[list[Outcome] | None]) -> None:
+    async def _request(
+        self, subject: Subject, items: list[Item], queue: asyncio.Queue[list[Outcome] | None]
+    ) -> None:
         try:
             outcomes = await self._outcomes(subject, items)
         except Exception as exc:  # ProviderError, a broken template, a bug: the run stops
@@ -258,17 +302,25 @@ class Runner:
             parsed = await self._ask(ask, calls)
             if parsed.missing:
                 missing = [s for s in slots if s.key in parsed.missing]
-                again = Ask(subject, missing, self.prompts.reask(
-                    ask.messages, calls[-1].text, subject, missing, parsed.problem or ""))
+                again = Ask(
+                    subject,
+                    missing,
+                    self.prompts.reask(
+                        ask.messages, calls[-1].text, subject, missing, parsed.problem or ""
+                    ),
+                )
                 try:
                     parsed = parsed.merge(await self._ask(again, calls))
                 except GaveUp as exc:
                     parsed.problem = f"{parsed.problem}; the re-ask failed: {exc}"
         except GaveUp as exc:
             parsed = Parsed(missing=ask.keys, problem=str(exc))
-        usage = {"prompt_tokens": sum(c.prompt_tokens for c in calls),
-                 "completion_tokens": sum(c.completion_tokens for c in calls),
-                 "calls": len(calls), "outputs": len(items)}
+        usage = {
+            "prompt_tokens": sum(c.prompt_tokens for c in calls),
+            "completion_tokens": sum(c.completion_tokens for c in calls),
+            "calls": len(calls),
+            "outputs": len(items),
+        }
         latency = sum(c.latency_s for c in calls)
         return [self._outcome(item, parsed, usage, latency) for item in items]
 
@@ -281,8 +333,9 @@ class Runner:
 
     async def _call(self, ask: Ask) -> Completion:
         async def wait(seconds: float, problem: Exception) -> None:
-            log.info("retrying %s of %s in %.2f s: %s", ask.keys, ask.subject.scene_ids, seconds,
-                     problem)
+            log.info(
+                "retrying %s of %s in %.2f s: %s", ask.keys, ask.subject.scene_ids, seconds, problem
+            )
             await self._wait(seconds)
 
         return await call_with_retries(self.provider, ask, self.options, self.rng, wait)
@@ -295,28 +348,46 @@ class Runner:
         finally:
             self.retrying -= 1
 
-    def _outcome(self, item: Item, parsed: Parsed, usage: dict[str, int],
-                 latency_s: float) -> Outcome:
+    def _outcome(
+        self, item: Item, parsed: Parsed, usage: dict[str, int], latency_s: float
+    ) -> Outcome:
         text = parsed.texts.get(item.slot.key)
         if text is None:
-            return Outcome(item, reason=parsed.problem or "no answer", usage=usage,
-                           latency_s=latency_s)
-        return Outcome(item, self._expression(item, text, usage, latency_s), usage=usage,
-                       latency_s=latency_s)
+            return Outcome(
+                item, reason=parsed.problem or "no answer", usage=usage, latency_s=latency_s
+            )
+        return Outcome(
+            item, self._expression(item, text, usage, latency_s), usage=usage, latency_s=latency_s
+        )
 
-    def _expression(self, item: Item, text: str, usage: dict[str, int],
-                    latency_s: float) -> Expression:
+    def _expression(
+        self, item: Item, text: str, usage: dict[str, int], latency_s: float
+    ) -> Expression:
         names = item.slot.names()
-        provenance = {"provider": self.recipe.provider, "model": self.recipe.model,
-                      "endpoint": self.provider.endpoint,
-                      "template_hash": self.recipe.template_hash, "params": self.recipe.params,
-                      "usage": usage, "latency_s": round(latency_s, 4), "time": _now(),
-                      "item_key": item.key}
+        provenance = {
+            "provider": self.recipe.provider,
+            "model": self.recipe.model,
+            "endpoint": self.provider.endpoint,
+            "template_hash": self.recipe.template_hash,
+            "params": self.recipe.params,
+            "usage": usage,
+            "latency_s": round(latency_s, 4),
+            "time": _now(),
+            "item_key": item.key,
+        }
         props = {"passage": list(item.subject.scene_ids)} if item.subject.is_passage else {}
-        return Expression(scene_ids=list(item.subject.scene_ids), text=text, form=names["form"],
-                          style=names["style"], register=names["register"], tone=names["tone"],
-                          target=names["target"], lang=item.subject.lang,
-                          provenance=provenance, props=props)
+        return Expression(
+            scene_ids=list(item.subject.scene_ids),
+            text=text,
+            form=names["form"],
+            style=names["style"],
+            register=names["register"],
+            tone=names["tone"],
+            target=names["target"],
+            lang=item.subject.lang,
+            provenance=provenance,
+            props=props,
+        )
 
     # -- the writer ---------------------------------------------------------------------
 
@@ -337,15 +408,17 @@ class Runner:
                 self.answered += len(ready)
                 self.report.failed += len(outcomes) - len(ready)
                 self._collect_failures(outcomes)
-            if unstored and (finished or len(unstored) >= GRAPH_ROWS
-                             or time.monotonic() - oldest >= GRAPH_S):
+            if unstored and (
+                finished or len(unstored) >= GRAPH_ROWS or time.monotonic() - oldest >= GRAPH_S
+            ):
                 self._count(await self._in_thread(self._store_expressions, unstored))
                 unstored = []
             self._notify()
 
     @staticmethod
-    async def _collect(queue: asyncio.Queue[list[Outcome] | None],
-                       wait: float | None) -> tuple[list[Outcome], bool]:
+    async def _collect(
+        queue: asyncio.Queue[list[Outcome] | None], wait: float | None
+    ) -> tuple[list[Outcome], bool]:
         """Outcomes arriving within ``FLUSH_S`` of the first (which is awaited at most ``wait``
         seconds), up to ``FLUSH_ROWS``; and whether the end marker came."""
         batch: list[list[Outcome] | None] = []
@@ -374,26 +447,39 @@ class Runner:
         retired = {expr for _, expr in old if expr} - {expr.id for _, expr in ready}
         retired -= self.journal.in_use(retired, besides=old_keys)
         if retired:
-            self.store.run("UNWIND $ids AS i MATCH (e:Expression {id: i}) "
-                           "SET e.status = 'superseded'", {"ids": sorted(retired)}, write=True)
+            self.store.run(
+                "UNWIND $ids AS i MATCH (e:Expression {id: i}) SET e.status = 'superseded'",
+                {"ids": sorted(retired)},
+                write=True,
+            )
         self.journal.mark(old_keys, "superseded")
         self.journal.mark(keys, "stored")
         return {"generated": len(ready), "superseded": len(retired)}
 
     def _record(self, outcome: Outcome) -> Record:
         item, expr = outcome.item, outcome.expression
-        identity = {"scene_ids": list(item.subject.scene_ids), **item.slot.names(),
-                    "provider": self.recipe.provider, "model": self.recipe.model,
-                    "template_hash": self.recipe.template_hash, "params": self.recipe.params,
-                    "content_hash": item.subject.content_hash,
-                    "context_hash": item.subject.context_hash}
-        return Record(key=item.key, slot=item.slot_id, identity=identity,
-                      status="generated" if expr else "failed",
-                      expression_id=expr.id if expr else None,
-                      payload=expr.model_dump_json() if expr else None,
-                      reason=outcome.reason, prompt_tokens=outcome.usage.get("prompt_tokens", 0),
-                      completion_tokens=outcome.usage.get("completion_tokens", 0),
-                      latency_s=outcome.latency_s)
+        identity = {
+            "scene_ids": list(item.subject.scene_ids),
+            **item.slot.names(),
+            "provider": self.recipe.provider,
+            "model": self.recipe.model,
+            "template_hash": self.recipe.template_hash,
+            "params": self.recipe.params,
+            "content_hash": item.subject.content_hash,
+            "context_hash": item.subject.context_hash,
+        }
+        return Record(
+            key=item.key,
+            slot=item.slot_id,
+            identity=identity,
+            status="generated" if expr else "failed",
+            expression_id=expr.id if expr else None,
+            payload=expr.model_dump_json() if expr else None,
+            reason=outcome.reason,
+            prompt_tokens=outcome.usage.get("prompt_tokens", 0),
+            completion_tokens=outcome.usage.get("completion_tokens", 0),
+            latency_s=outcome.latency_s,
+        )
 
     def _count(self, counts: dict[str, int]) -> None:
         for name, value in counts.items():
@@ -402,22 +488,39 @@ class Runner:
     def _collect_failures(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
             if o.expression is None and len(self.report.failures) < MAX_FAILURES_SHOWN:
-                self.report.failures.append(Failure(scene_ids=list(o.item.subject.scene_ids),
-                                                    slot=o.item.slot.key, reason=o.reason or ""))
+                self.report.failures.append(
+                    Failure(
+                        scene_ids=list(o.item.subject.scene_ids),
+                        slot=o.item.slot.key,
+                        reason=o.reason or "",
+                    )
+                )
 
     def _notify(self, phase: str = "running") -> None:
         if self.progress is None:
             return
         r = self.report
-        self.progress(GenerateProgress(
-            phase=phase, total=r.pending, done=r.recovered + self.answered, failed=r.failed,
-            retrying=self.retrying, tokens=r.prompt_tokens + r.completion_tokens, stale=r.stale,
-            already_done=r.already_done))
+        self.progress(
+            GenerateProgress(
+                phase=phase,
+                total=r.pending,
+                done=r.recovered + self.answered,
+                failed=r.failed,
+                retrying=self.retrying,
+                tokens=r.prompt_tokens + r.completion_tokens,
+                stale=r.stale,
+                already_done=r.already_done,
+            )
+        )
 
 
-async def call_with_retries(provider: Provider, ask: Ask, options: Any, rng: random.Random,
-                            wait: Callable[[float, Exception], Awaitable[None]] | None = None
-                            ) -> Completion:
+async def call_with_retries(
+    provider: Provider,
+    ask: Ask,
+    options: Any,
+    rng: random.Random,
+    wait: Callable[[float, Exception], Awaitable[None]] | None = None,
+) -> Completion:
     """One provider call with bounded retries, backoff with jitter and Retry-After.
 
     ``options`` carries ``retries``, ``timeout_s`` and ``backoff_s``. Raises ``GaveUp`` when
@@ -441,13 +544,14 @@ async def call_with_retries(provider: Provider, ask: Ask, options: Any, rng: ran
     raise AssertionError("unreachable")
 
 
-def backoff_delay(attempt: int, base_s: float, retry_after: float | None,
-                  rng: random.Random) -> float:
+def backoff_delay(
+    attempt: int, base_s: float, retry_after: float | None, rng: random.Random
+) -> float:
     """Exponential backoff with equal jitter, never shorter than the server's Retry-After."""
-    ceiling = min(MAX_BACKOFF_S, base_s * 2 ** attempt)
+    ceiling = min(MAX_BACKOFF_S, base_s * 2**attempt)
     delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
     return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER_S))
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

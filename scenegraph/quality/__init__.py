@@ -14,5 +14,12 @@ from .options import CheckOptions, JudgeOptions, Thresholds
 from .results import CheckReport, RuleResult
 from .run import CheckProgress, run_checks
 
-__all__ = ["CheckOptions", "CheckProgress", "CheckReport", "JudgeOptions", "RuleResult",
-           "Thresholds", "run_checks"]
+__all__ = [
+    "CheckOptions",
+    "CheckProgress",
+    "CheckReport",
+    "JudgeOptions",
+    "RuleResult",
+    "Thresholds",
+    "run_checks",
+]

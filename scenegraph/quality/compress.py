@@ -20,17 +20,20 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
+from scipy import sparse
 
 from .data import CheckData
 from .metrics import distinct_n
 from .results import CompressionReport
 
 
-def compress(data: CheckData, accepted: list[int], budget: int,
-             quality: Callable[[int], float]) -> CompressionReport:
+def compress(
+    data: CheckData, accepted: list[int], budget: int, quality: Callable[[int], float]
+) -> CompressionReport:
     """Choose ``budget`` rows out of ``accepted`` (rows of ``data.expressions``)."""
     space = _JointSpace(data, accepted)
     chosen = _cover(data, accepted, budget, quality)
@@ -43,13 +46,16 @@ def compress(data: CheckData, accepted: list[int], budget: int,
     return _report(data, accepted, selected, budget, space)
 
 
-def _cover(data: CheckData, accepted: list[int], budget: int,
-           quality: Callable[[int], float]) -> list[int]:
+def _cover(
+    data: CheckData, accepted: list[int], budget: int, quality: Callable[[int], float]
+) -> list[int]:
     """Positions (in ``accepted``) covering every scene and style, greedily, within budget."""
     items = [_items(data, row) for row in accepted]
     uncovered = set().union(*items) if items else set()
-    heap = [(-len(found), -quality(row), data.expressions[row].id, k)
-            for k, (row, found) in enumerate(zip(accepted, items))]
+    heap = [
+        (-len(found), -quality(row), data.expressions[row].id, k)
+        for k, (row, found) in enumerate(zip(accepted, items))
+    ]
     heapq.heapify(heap)
     chosen: list[int] = []
     while heap and uncovered and len(chosen) < budget:
@@ -69,14 +75,14 @@ def _items(data: CheckData, row: int) -> set[tuple[str, str]]:
     return {("scene", s) for s in expr.scene_ids} | {("style", expr.style or "")}
 
 
-def _quotas(data: CheckData, accepted: list[int], budget: int,
-            chosen: list[int]) -> dict[str, int]:
+def _quotas(data: CheckData, accepted: list[int], budget: int, chosen: list[int]) -> dict[str, int]:
     """Each style's share of the budget (largest remainder), minus what coverage already took."""
     sizes = Counter(data.expressions[row].style or "" for row in accepted)
     exact = {style: budget * n / len(accepted) for style, n in sizes.items()}
     shares = {style: math.floor(value) for style, value in exact.items()}
     for style in sorted(exact, key=lambda s: exact[s] - shares[s], reverse=True)[
-            :budget - sum(shares.values())]:
+        : budget - sum(shares.values())
+    ]:
         shares[style] += 1
     taken = Counter(data.expressions[accepted[k]].style or "" for k in chosen)
     return {style: max(0, shares[style] - taken[style]) for style in sorted(shares)}
@@ -88,7 +94,8 @@ class _JointSpace:
 
     def __init__(self, data: CheckData, accepted: list[int]):
         self.dense = data.vectors[accepted] / math.sqrt(2)
-        self.sparse = data.expression_lex[accepted] / math.sqrt(2)
+        # A CSR matrix divided by a number stays CSR; scipy-stubs widen it to every format.
+        self.sparse = cast(sparse.csr_matrix, data.expression_lex[accepted] / math.sqrt(2))
         self.kept: list[int] = []
         self.distance = np.full(len(accepted), 2.0)
 
@@ -120,13 +127,16 @@ class _JointSpace:
         dense = self.dense[positions].sum(axis=0)
         sparse = np.asarray(self.sparse[positions].sum(axis=0)).ravel()
         total = float(dense @ dense + sparse @ sparse)
-        units = float((self.dense[positions] ** 2).sum() + self.sparse[positions].multiply(
-            self.sparse[positions]).sum())
+        units = float(
+            (self.dense[positions] ** 2).sum()
+            + self.sparse[positions].multiply(self.sparse[positions]).sum()
+        )
         return 1.0 - (total - units) / (n * (n - 1))
 
 
-def _report(data: CheckData, accepted: list[int], selected: list[int], budget: int,
-            space: _JointSpace) -> CompressionReport:
+def _report(
+    data: CheckData, accepted: list[int], selected: list[int], budget: int, space: _JointSpace
+) -> CompressionReport:
     def kept(measure: Callable[[list[int]], set]) -> tuple[int, int]:
         return len(measure(selected)), len(measure(accepted))
 
@@ -138,13 +148,17 @@ def _report(data: CheckData, accepted: list[int], selected: list[int], budget: i
     chosen_texts = [exprs[row].text for row in selected]
     nearest = np.maximum(space.distance, 0.0)
     return CompressionReport(
-        budget=budget, accepted=len(accepted), selected=sorted(exprs[row].id for row in selected),
+        budget=budget,
+        accepted=len(accepted),
+        selected=sorted(exprs[row].id for row in selected),
         scenes=kept(lambda rows: {s for r in rows for s in exprs[r].scene_ids}),
         styles=kept(lambda rows: {exprs[r].style for r in rows}),
-        scene_styles=kept(lambda rows: {(s, exprs[r].style) for r in rows
-                                        for s in exprs[r].scene_ids}),
+        scene_styles=kept(
+            lambda rows: {(s, exprs[r].style) for r in rows for s in exprs[r].scene_ids}
+        ),
         forms=kept(lambda rows: {exprs[r].form for r in rows}),
         registers=kept(lambda rows: {exprs[r].register for r in rows if exprs[r].register}),
         diversity=round(after / before, 4) if before > 0 else 1.0,
         distinct_2=round(distinct_n(chosen_texts, 2) / max(1e-9, distinct_n(texts, 2)), 4),
-        coverage_distance=round(float(nearest.mean()), 4) if len(nearest) else 0.0)
+        coverage_distance=round(float(nearest.mean()), 4) if len(nearest) else 0.0,
+    )

@@ -21,9 +21,9 @@ CHUNK = 2048  # rows per block when comparing every expression with every scene
 @dataclass
 class CheckData:
     scenes: dict[str, Scene]
-    expressions: list[Expression]          # active ones, by id
-    vectors: np.ndarray                    # row i is expressions[i] (zeros when not embedded)
-    scene_ids: list[str]                   # scenes that have a vector
+    expressions: list[Expression]  # active ones, by id
+    vectors: np.ndarray  # row i is expressions[i] (zeros when not embedded)
+    scene_ids: list[str]  # scenes that have a vector
     scene_vectors: np.ndarray
     position: dict[str, int] = field(init=False)
 
@@ -32,7 +32,7 @@ class CheckData:
         self.scene_row = {scene_id: row for row, scene_id in enumerate(self.scene_ids)}
 
     @classmethod
-    def load(cls, store: Store) -> "CheckData":
+    def load(cls, store: Store) -> CheckData:
         scenes = {scene.id: scene for scene in store.scenes()}
         expressions = store.expressions()
         ids, matrix = load_vectors(store, "expression")
@@ -53,12 +53,15 @@ class CheckData:
     def lexical(self) -> TfidfVectorizer:
         """TF-IDF of character 3–5-grams within words, fitted on every expression and scene."""
         texts = [e.text for e in self.expressions] + self.scene_texts
-        return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                               dtype=np.float32).fit(texts)
+        return TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32
+        ).fit(texts)
 
     @cached_property
     def scene_texts(self) -> list[str]:
-        return [scene_text(self.scenes[sid]) if sid in self.scenes else "" for sid in self.scene_ids]
+        return [
+            scene_text(self.scenes[sid]) if sid in self.scenes else "" for sid in self.scene_ids
+        ]
 
     @cached_property
     def expression_lex(self) -> sparse.csr_matrix:
@@ -73,7 +76,7 @@ class CheckData:
         """(embedding, character n-gram) cosine of the given expressions with every scene, in
         blocks of ``CHUNK`` rows: yields (rows of the block, two dense matrices)."""
         for start in range(0, len(rows), CHUNK):
-            block = rows[start:start + CHUNK]
+            block = rows[start : start + CHUNK]
             semantic = self.vectors[block] @ self.scene_vectors.T
             lexical = (self.expression_lex[block] @ self.scene_lex.T).toarray()
             yield block, semantic, lexical

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import faiss
 import numpy as np
@@ -30,7 +30,7 @@ from .words import fold, words
 
 SHINGLE = 3
 PERMUTATIONS = 128
-BANDS = 32                     # × 4 rows: a pair at Jaccard 0.7 becomes a candidate with p > 0.999
+BANDS = 32  # × 4 rows: a pair at Jaccard 0.7 becomes a candidate with p > 0.999
 MERSENNE = (1 << 31) - 1
 PARAPHRASE_MIN_WORDS = 3
 NEIGHBOURS = 10
@@ -43,18 +43,19 @@ class Link:
 
     a: int
     b: int
-    kind: str          # surface | paraphrase
+    kind: str  # surface | paraphrase
     similarity: float
 
 
 # -- surface: MinHash ---------------------------------------------------------------------
+
 
 def shingles(text: str) -> set[str]:
     """Character 3-grams of the folded, space-collapsed text (the whole text when shorter)."""
     text = _SPACE.sub(" ", fold(text)).strip()
     if len(text) <= SHINGLE:
         return {text} if text else set()
-    return {text[i:i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
+    return {text[i : i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
 
 
 class MinHasher:
@@ -78,18 +79,21 @@ def lsh_candidates(signatures: np.ndarray, bands: int = BANDS) -> set[tuple[int,
     pairs: set[tuple[int, int]] = set()
     for band in range(bands):
         buckets: dict[bytes, list[int]] = {}
-        for i, key in enumerate(signatures[:, band * rows:(band + 1) * rows]):
+        for i, key in enumerate(signatures[:, band * rows : (band + 1) * rows]):
             buckets.setdefault(key.tobytes(), []).append(i)
         for members in buckets.values():
-            pairs.update((p, q) for k, p in enumerate(members) for q in members[k + 1:])
+            pairs.update((p, q) for k, p in enumerate(members) for q in members[k + 1 :])
     return pairs
 
 
 def surface_links(texts: list[str], threshold: float, seed: int = 0) -> list[Link]:
     grams = [shingles(text) for text in texts]
     hasher = MinHasher(seed)
-    signatures = np.vstack([hasher.signature(g) for g in grams]) if grams else \
-        np.zeros((0, PERMUTATIONS), dtype=np.uint64)
+    signatures = (
+        np.vstack([hasher.signature(g) for g in grams])
+        if grams
+        else np.zeros((0, PERMUTATIONS), dtype=np.uint64)
+    )
     links = []
     for a, b in sorted(lsh_candidates(signatures)):
         jaccard = len(grams[a] & grams[b]) / max(1, len(grams[a] | grams[b]))
@@ -100,18 +104,25 @@ def surface_links(texts: list[str], threshold: float, seed: int = 0) -> list[Lin
 
 # -- paraphrase: embedding + character n-grams ---------------------------------------------
 
+
 def paraphrase_links(data: CheckData, threshold: float) -> list[Link]:
-    rows = [i for i, e in enumerate(data.expressions)
-            if len(words(e.text)) >= PARAPHRASE_MIN_WORDS and data.vectors[i].any()]
+    rows = [
+        i
+        for i, e in enumerate(data.expressions)
+        if len(words(e.text)) >= PARAPHRASE_MIN_WORDS and data.vectors[i].any()
+    ]
     if len(rows) < 2:
         return []
     vectors = np.ascontiguousarray(data.vectors[rows])
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     semantic, neighbours = index.search(vectors, min(NEIGHBOURS + 1, len(rows)))
-    pairs = {(min(i, j), max(i, j)): float(score)
-             for i, (scores, found) in enumerate(zip(semantic, neighbours))
-             for score, j in zip(scores, found) if j >= 0 and j != i}
+    pairs = {
+        (min(i, j), max(i, j)): float(score)
+        for i, (scores, found) in enumerate(zip(semantic, neighbours))
+        for score, j in zip(scores, found)
+        if j >= 0 and j != i
+    }
     links = []
     for (i, j), score in sorted(pairs.items()):
         a, b = rows[i], rows[j]
@@ -124,15 +135,22 @@ def paraphrase_links(data: CheckData, threshold: float) -> list[Link]:
 
 # -- keeping the best of each group ---------------------------------------------------------
 
-def find_duplicates(data: CheckData, thresholds: Thresholds, quality: Callable[[int], float],
-                    seed: int = 0) -> dict[str, RuleResult]:
+
+def find_duplicates(
+    data: CheckData, thresholds: Thresholds, quality: Callable[[int], float], seed: int = 0
+) -> dict[str, RuleResult]:
     """One result per expression: kept (passes) or a duplicate of a kept one (fails).
     ``quality(row)`` ranks the members of a group; the corpus' own expressions come first."""
     links = surface_links([e.text for e in data.expressions], thresholds.surface_jaccard, seed)
     links += paraphrase_links(data, thresholds.paraphrase_similarity)
-    order = sorted(range(len(data.expressions)), key=lambda row: (
-        data.expressions[row].provenance.get("source") != "corpus", -quality(row),
-        data.expressions[row].id))
+    order = sorted(
+        range(len(data.expressions)),
+        key=lambda row: (
+            data.expressions[row].provenance.get("source") != "corpus",
+            -quality(row),
+            data.expressions[row].id,
+        ),
+    )
     return _keep_best(data, order, links)
 
 
@@ -154,10 +172,13 @@ def _keep_best(data: CheckData, order: Iterable[int], links: list[Link]) -> dict
         best = max(matches, key=lambda link: link.similarity)
         original = data.expressions[_other(best, row)]
         results[expr.id] = RuleResult(
-            round(1.0 - best.similarity, 4), False,
+            round(1.0 - best.similarity, 4),
+            False,
             f"near-duplicate ({best.kind}, {best.similarity:.2f}) of {original.id} "
-            f"«{_clip(original.text)}»", [f"duplicate-{best.kind}"],
-            {"duplicate_of": original.id, "similarity": round(best.similarity, 4)})
+            f"«{_clip(original.text)}»",
+            [f"duplicate-{best.kind}"],
+            {"duplicate_of": original.id, "similarity": round(best.similarity, 4)},
+        )
     return results
 
 
@@ -166,4 +187,4 @@ def _other(link: Link, row: int) -> int:
 
 
 def _clip(text: str, size: int = 40) -> str:
-    return text if len(text) <= size else text[:size - 1] + "…"
+    return text if len(text) <= size else text[: size - 1] + "…"

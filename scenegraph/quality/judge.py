@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined
 
 from ..generation.journal import JOURNAL_FILE, Journal
 from ..generation.options import GenerateOptions
@@ -65,14 +66,21 @@ class JudgeRun:
     rng: random.Random = field(default_factory=random.Random)
 
     def messages(self, case: Case) -> list[dict[str, str]]:
-        values = {"scenes": [_scene_view(s) for s in case.scenes],
-                  "expression": case.expression.model_dump()}
-        return [{"role": "system", "content": self.env.get_template(SYSTEM).render().strip()},
-                {"role": "user", "content": self.env.get_template(USER).render(**values).strip()
-                 + keys_line([_Rule(rule) for rule in JUDGE_RULES])}]
+        values = {
+            "scenes": [_scene_view(s) for s in case.scenes],
+            "expression": case.expression.model_dump(),
+        }
+        return [
+            {"role": "system", "content": self.env.get_template(SYSTEM).render().strip()},
+            {
+                "role": "user",
+                "content": self.env.get_template(USER).render(**values).strip()
+                + keys_line([_Rule(rule) for rule in JUDGE_RULES]),
+            },
+        ]
 
-    async def answer(self, case: Case) -> dict[str, Any] | None:
-        """The parsed answer for one case (asked and journaled), or None when it failed."""
+    async def answer(self, case: Case) -> dict[str, Any]:
+        """The parsed answer for one case (asked and journaled), or its error when it failed."""
         expr = case.expression
         ask = Ask(Subject(tuple(expr.scene_ids), {}, expr.lang), [], self.messages(case))
         try:
@@ -87,6 +95,7 @@ class JudgeRun:
         self.journal.record_judgement(case.key, expr.id, self.provider.model, payload)
         return payload
 
+
 def read_answer(text: str) -> dict[str, Any]:
     """Scores (0..1) and reasons per rule from the judge's answer; unreadable rules are left out."""
     parsed = parse_outputs(text, list(JUDGE_RULES))
@@ -96,7 +105,7 @@ def read_answer(text: str) -> dict[str, Any]:
         if match is None or float(match.group(1).replace(",", ".")) > 10:
             continue
         scores[rule] = round(float(match.group(1).replace(",", ".")) / 10, 3)
-        reasons[rule] = _SEPARATOR.sub("", value[match.end():]).strip() or None
+        reasons[rule] = _SEPARATOR.sub("", value[match.end() :]).strip() or None
     return {"scores": scores, "reasons": reasons}
 
 
@@ -106,37 +115,61 @@ def verdict(payload: dict[str, Any] | None, thresholds: Thresholds, model: str) 
         return RuleResult.skipped("not judged: it failed an automatic rule")
     if "error" in payload:
         return RuleResult.skipped(f"the judge failed: {payload['error']}")
-    scores = payload.get("scores") or {}
+    scores: dict[str, float] = payload.get("scores") or {}
     if not scores:
         return RuleResult.skipped("the judge's answer had no readable scores")
     score = sum(scores.values()) / len(scores)
-    weakest = min(scores, key=scores.get)
+    weakest = min(scores, key=scores.__getitem__)
     why = (payload.get("reasons") or {}).get(weakest)
     passed = score >= thresholds.judge_min
-    reason = None if passed else f"judge: {weakest} {scores[weakest] * 10:g}/10" + \
-        (f" ({why})" if why else "")
-    return RuleResult(round(score, 4), passed, reason, [] if passed else [f"judge-{weakest}"],
-                      {"scores": scores, "model": model})
+    reason = (
+        None
+        if passed
+        else f"judge: {weakest} {scores[weakest] * 10:g}/10" + (f" ({why})" if why else "")
+    )
+    return RuleResult(
+        round(score, 4),
+        passed,
+        reason,
+        [] if passed else [f"judge-{weakest}"],
+        {"scores": scores, "model": model},
+    )
 
 
-def judge(store: Store, cases: list[Case], options: JudgeOptions, thresholds: Thresholds,
-          progress: Callable[[int], None] | None = None) -> tuple[dict[str, RuleResult],
-                                                                  JudgeSummary]:
+def judge(
+    store: Store,
+    cases: list[Case],
+    options: JudgeOptions,
+    thresholds: Thresholds,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, RuleResult], JudgeSummary]:
     """Judge the cases (cached ones from the journal); one rule entry per expression id."""
     return asyncio.run(_judge(store, cases, options, thresholds, progress))
 
 
-async def _judge(store: Store, cases: list[Case], options: JudgeOptions, thresholds: Thresholds,
-                 progress: Callable[[int], None] | None) -> tuple[dict[str, RuleResult],
-                                                                  JudgeSummary]:
+async def _judge(
+    store: Store,
+    cases: list[Case],
+    options: JudgeOptions,
+    thresholds: Thresholds,
+    progress: Callable[[int], None] | None,
+) -> tuple[dict[str, RuleResult], JudgeSummary]:
     provider = provider_for(options)
     env = templates()
     rubric = rubric_hash(env)
     for case in cases:
         case.key = _key(case, rubric, provider)
-    summary = JudgeSummary(model=provider.model, endpoint=provider.endpoint, judged=0, cached=0,
-                           requested=0, failed=0, unreadable=0, prompt_tokens=0,
-                           completion_tokens=0)
+    summary = JudgeSummary(
+        model=provider.model,
+        endpoint=provider.endpoint,
+        judged=0,
+        cached=0,
+        requested=0,
+        failed=0,
+        unreadable=0,
+        prompt_tokens=0,
+        completion_tokens=0,
+    )
     journal = Journal(store.data_dir / JOURNAL_FILE)
     try:
         run = JudgeRun(provider, options, journal, summary, env)
@@ -146,17 +179,25 @@ async def _judge(store: Store, cases: list[Case], options: JudgeOptions, thresho
     finally:
         journal.close()
         await provider.aclose()
-    results = {case.expression.id: verdict(payloads.get(case.key), thresholds, provider.model)
-               for case in cases}
+    results = {
+        case.expression.id: verdict(payloads.get(case.key), thresholds, provider.model)
+        for case in cases
+    }
     summary.judged = sum(1 for r in results.values() if r.passed is not None)
-    summary.unreadable = sum(1 for case in cases
-                             if "scores" in payloads.get(case.key, {})
-                             and not payloads[case.key]["scores"])
+    summary.unreadable = sum(
+        1
+        for case in cases
+        if "scores" in payloads.get(case.key, {}) and not payloads[case.key]["scores"]
+    )
     return results, summary
 
 
-async def _ask_missing(run: JudgeRun, cases: list[Case], payloads: dict[str, dict[str, Any]],
-                       progress: Callable[[int], None] | None) -> None:
+async def _ask_missing(
+    run: JudgeRun,
+    cases: list[Case],
+    payloads: dict[str, dict[str, Any]],
+    progress: Callable[[int], None] | None,
+) -> None:
     gate = asyncio.Semaphore(run.options.concurrency)
 
     async def one(case: Case) -> None:
@@ -171,31 +212,61 @@ async def _ask_missing(run: JudgeRun, cases: list[Case], payloads: dict[str, dic
 def provider_for(options: JudgeOptions) -> Provider:
     """The generation machinery's ``openai`` provider, set up to judge (temperature 0, JSON).
     Raises ``ConfigError`` at once when the API key is missing; connects on first use."""
-    return make_provider(GenerateOptions(
-        provider="openai", model=options.model, base_url=options.base_url,
-        api_key_env=options.api_key_env, temperature=0.0, max_tokens=options.max_tokens,
-        timeout_s=options.timeout_s), Prompts())
+    return make_provider(
+        GenerateOptions(
+            provider="openai",
+            model=options.model,
+            base_url=options.base_url,
+            api_key_env=options.api_key_env,
+            temperature=0.0,
+            max_tokens=options.max_tokens,
+            timeout_s=options.timeout_s,
+        ),
+        Prompts(),
+    )
 
 
 def templates() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
 
 
 def rubric_hash(env: Environment | None = None) -> str:
     """Hash of the rubric's templates: a changed rubric asks the judge again."""
     env = env or templates()
-    return content_hash({name: env.loader.get_source(env, name)[0] for name in (SYSTEM, USER)})
+    loader = cast(BaseLoader, env.loader)  # templates() and Prompts set one
+    return content_hash({name: loader.get_source(env, name)[0] for name in (SYSTEM, USER)})
 
 
 def _key(case: Case, rubric: str, provider: Provider) -> str:
     expr = case.expression
-    return "j" + content_hash([rubric, provider.name, provider.model, provider.params(),
-                               expr.text, expr.form, expr.style, expr.register, expr.tone,
-                               expr.lang, [scene.content_hash() for scene in case.scenes]])
+    return "j" + content_hash(
+        [
+            rubric,
+            provider.name,
+            provider.model,
+            provider.params(),
+            expr.text,
+            expr.form,
+            expr.style,
+            expr.register,
+            expr.tone,
+            expr.lang,
+            [scene.content_hash() for scene in case.scenes],
+        ]
+    )
 
 
 def _scene_view(scene: Scene) -> dict[str, Any]:
-    return {"id": scene.id, "title": scene.title, "text": scene.text,
-            "archetypes": scene.archetypes,
-            "components": {kind: scene.component_names(kind) for kind in COMPONENT_KINDS}}
+    return {
+        "id": scene.id,
+        "title": scene.title,
+        "text": scene.text,
+        "archetypes": scene.archetypes,
+        "components": {kind: scene.component_names(kind) for kind in COMPONENT_KINDS},
+    }

@@ -21,26 +21,46 @@ def linkage(data: CheckData, accepted: set[str], thresholds: Thresholds) -> Link
         for scene_id in expr.scene_ids:
             by_scene[scene_id].append(expr)
     scenes = [s for s in data.scenes.values() if _has_content(s)]
-    scene_rows = [_row("scene", s.id, s.title, by_scene[s.id], accepted, thresholds)
-                  for s in scenes]
+    scene_rows = [
+        _row("scene", s.id, s.title, by_scene[s.id], accepted, thresholds) for s in scenes
+    ]
     named: dict[str, list[str]] = defaultdict(list)
     for scene in scenes:
         for form in scene.hyperlexemes:
             named[form].append(scene.id)
-    word_rows = [_row("hyperlexeme", form, ", ".join(ids),
-                      list({e.id: e for sid in ids for e in by_scene[sid]}.values()),
-                      accepted, thresholds)
-                 for form, ids in sorted(named.items())]
-    below = sorted((r for r in scene_rows + word_rows if r.status in BELOW),
-                   key=lambda r: (r.kind != "scene", r.accepted, r.id))
+    word_rows = [
+        _row(
+            "hyperlexeme",
+            form,
+            ", ".join(ids),
+            list({e.id: e for sid in ids for e in by_scene[sid]}.values()),
+            accepted,
+            thresholds,
+        )
+        for form, ids in sorted(named.items())
+    ]
+    below = sorted(
+        (r for r in scene_rows + word_rows if r.status in BELOW),
+        key=lambda r: (r.kind != "scene", r.accepted, r.id),
+    )
     return LinkageSummary(
-        scenes=len(scene_rows), scenes_ok=sum(r.status not in BELOW for r in scene_rows),
-        hyperlexemes=len(word_rows), hyperlexemes_ok=sum(r.status not in BELOW for r in word_rows),
-        below=below, above=sum(r.status == "many" for r in scene_rows + word_rows))
+        scenes=len(scene_rows),
+        scenes_ok=sum(r.status not in BELOW for r in scene_rows),
+        hyperlexemes=len(word_rows),
+        hyperlexemes_ok=sum(r.status not in BELOW for r in word_rows),
+        below=below,
+        above=sum(r.status == "many" for r in scene_rows + word_rows),
+    )
 
 
-def _row(kind: str, item_id: str, title: str | None, expressions: list[Expression],
-         accepted: set[str], thresholds: Thresholds) -> LinkageRow:
+def _row(
+    kind: str,
+    item_id: str,
+    title: str | None,
+    expressions: list[Expression],
+    accepted: set[str],
+    thresholds: Thresholds,
+) -> LinkageRow:
     kept = [e for e in expressions if e.id in accepted]
     forms = sorted({e.form for e in kept})
     registers = sorted({e.register for e in kept if e.register})
@@ -52,8 +72,16 @@ def _row(kind: str, item_id: str, title: str | None, expressions: list[Expressio
         status = "many"
     else:
         status = "ok"
-    return LinkageRow(kind=kind, id=item_id, title=title, accepted=len(kept),
-                      total=len(expressions), forms=forms, registers=registers, status=status)
+    return LinkageRow(
+        kind=kind,
+        id=item_id,
+        title=title,
+        accepted=len(kept),
+        total=len(expressions),
+        forms=forms,
+        registers=registers,
+        status=status,
+    )
 
 
 def _has_content(scene: Scene) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,7 +21,7 @@ class Thresholds(BaseModel):
     lived_min: float = Field(0.5, ge=0.0, le=1.0)
     # Rule 3, no redundancy: the structure restated (score = 1 − the penalties found) …
     structure_min: float = Field(0.5, ge=0.0, le=1.0)
-    copy_min_names: int = Field(3, ge=1)            # component names copied, at least …
+    copy_min_names: int = Field(3, ge=1)  # component names copied, at least …
     copy_max_share: float = Field(0.75, ge=0.0, le=1.0)  # … and this share of them: fails
     # … and near-duplicates: MinHash Jaccard of character shingles (surface) and the mean of
     # embedding and character n-gram cosine (paraphrase).
@@ -31,7 +32,7 @@ class Thresholds(BaseModel):
     scene_gap_max: float = Field(0.375, gt=0.0, le=2.0)
     # … and P(requested register or tone) from a classifier of the corpus' labels, over chance.
     label_min_ratio: float = Field(0.25, gt=0.0)
-    min_labelled: int = Field(5, ge=2)               # examples a register/tone needs to be checked
+    min_labelled: int = Field(5, ge=2)  # examples a register/tone needs to be checked
     # Rule 2, many forms, one linkage: accepted outputs per scene and their variety.
     linkage_min: int = Field(5, ge=1)
     linkage_max: int = Field(10, ge=1)
@@ -92,5 +93,6 @@ class CheckOptions(BaseModel):
             return None
         if isinstance(self.compress, int):
             return min(self.compress, accepted)
-        share = float(_SHARE.match(self.compress).group(1)) / 100
+        # A string ``compress`` passed _budget_shape, so it matches.
+        share = float(cast(re.Match[str], _SHARE.match(self.compress)).group(1)) / 100
         return max(1, math.ceil(accepted * share)) if accepted else 0

@@ -4,7 +4,7 @@ the template engine; the SVG is built escaped by ``plots``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,39 +17,59 @@ from .results import RULE_TITLES, RULES, CheckReport, RuleResult
 from .words import fold
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MAP_SAMPLE = 2_000        # expressions drawn on the 2-D map at most
-LIST_LIMIT = 300          # rows of the failure and linkage tables at most
+MAP_SAMPLE = 2_000  # expressions drawn on the 2-D map at most
+LIST_LIMIT = 300  # rows of the failure and linkage tables at most
 NONE = "—"
 
 
-def write_report(path: Path, report: CheckReport, data: CheckData,
-                 results: dict[str, dict[str, RuleResult]]) -> Path:
+def write_report(
+    path: Path, report: CheckReport, data: CheckData, results: dict[str, dict[str, RuleResult]]
+) -> Path:
     """Render the report to ``path`` (folders made as needed); returns the path."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     html = env.get_template("report.html.j2").render(
-        report=report, titles=RULE_TITLES, plots=_plots(report, data, results),
-        failures=_failures(data, results), made=datetime.now(timezone.utc).strftime(
-            "%Y-%m-%d %H:%M UTC"), limit=LIST_LIMIT)
+        report=report,
+        titles=RULE_TITLES,
+        plots=_plots(report, data, results),
+        failures=_failures(data, results),
+        made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        limit=LIST_LIMIT,
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return path
 
 
-def _plots(report: CheckReport, data: CheckData,
-           results: dict[str, dict[str, RuleResult]]) -> dict[str, Markup]:
-    plots = {f"hist_{rule}": histogram(scores, f"{RULE_TITLES[rule]}: scores")
-             for rule in RULES
-             if (scores := [entry[rule].score for entry in results.values()
-                            if rule in entry and entry[rule].score is not None])}
+def _plots(
+    report: CheckReport, data: CheckData, results: dict[str, dict[str, RuleResult]]
+) -> dict[str, Markup]:
+    plots = {
+        f"hist_{rule}": histogram(scores, f"{RULE_TITLES[rule]}: scores")
+        for rule in RULES
+        if (
+            scores := [
+                score
+                for entry in results.values()
+                if rule in entry and (score := entry[rule].score) is not None
+            ]
+        )
+    }
     plots["coverage_register"] = _coverage(report, "register")
     if any(cell.tone for cell in report.metrics.coverage):
         plots["coverage_tone"] = _coverage(report, "tone")
-    plots["recoverability"] = bars(report.metrics.recoverability.by_form,
-                                   "scene recoverability (top-1) by form")
-    plots["map"] = scatter(_map_points(data), "scenes and expressions (PCA of embeddings), "
-                                              "coloured by style")
+    plots["recoverability"] = bars(
+        report.metrics.recoverability.by_form, "scene recoverability (top-1) by form"
+    )
+    plots["map"] = scatter(
+        _map_points(data), "scenes and expressions (PCA of embeddings), coloured by style"
+    )
     return {name: Markup(svg) for name, svg in plots.items()}
 
 
@@ -74,11 +94,19 @@ def _map_points(data: CheckData) -> list[Point]:
     centred = matrix - matrix.mean(axis=0)
     _, _, axes = np.linalg.svd(centred, full_matrices=False)
     xy = centred @ axes[:2].T
-    scenes = [Point(float(x), float(y), "", f"{sid} {_title(data, sid)}", scene=True)
-              for sid, (x, y) in zip(data.scene_ids, xy[:len(data.scene_ids)])]
-    exprs = [Point(float(x), float(y), data.expressions[i].style or NONE,
-                   f"{data.expressions[i].style or NONE} · {data.expressions[i].text[:80]}")
-             for i, (x, y) in zip(rows, xy[len(data.scene_ids):])]
+    scenes = [
+        Point(float(x), float(y), "", f"{sid} {_title(data, sid)}", scene=True)
+        for sid, (x, y) in zip(data.scene_ids, xy[: len(data.scene_ids)])
+    ]
+    exprs = [
+        Point(
+            float(x),
+            float(y),
+            data.expressions[i].style or NONE,
+            f"{data.expressions[i].style or NONE} · {data.expressions[i].text[:80]}",
+        )
+        for i, (x, y) in zip(rows, xy[len(data.scene_ids) :])
+    ]
     return exprs + scenes
 
 
@@ -93,9 +121,18 @@ def _failures(data: CheckData, results: dict[str, dict[str, RuleResult]]) -> lis
     for expr in data.expressions:
         failed = {rule: r for rule, r in results[expr.id].items() if r.passed is False}
         if failed:
-            rows.append({"id": expr.id, "scenes": ", ".join(expr.scene_ids), "form": expr.form,
-                         "style": expr.style or NONE, "register": expr.register or NONE,
-                         "text": expr.text, "rules": {RULE_TITLES[k]: v.reason or ", ".join(v.codes)
-                                                      for k, v in failed.items()}})
+            rows.append(
+                {
+                    "id": expr.id,
+                    "scenes": ", ".join(expr.scene_ids),
+                    "form": expr.form,
+                    "style": expr.style or NONE,
+                    "register": expr.register or NONE,
+                    "text": expr.text,
+                    "rules": {
+                        RULE_TITLES[k]: v.reason or ", ".join(v.codes) for k, v in failed.items()
+                    },
+                }
+            )
     rows.sort(key=lambda row: (-len(row["rules"]), row["id"]))
     return rows

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import BaseModel
 
 RULES: tuple[str, ...] = ("lived", "redundancy", "voice", "judge")
 STORED_DIGITS = 3  # numbers are stored rounded: noise in the 4th digit rewrites no node
-RULE_TITLES = {"lived": "lived, not explained", "redundancy": "no redundancy",
-               "voice": "keeps the voice", "judge": "judge (LLM rubric)",
-               "linkage": "many forms, one linkage"}
+RULE_TITLES = {
+    "lived": "lived, not explained",
+    "redundancy": "no redundancy",
+    "voice": "keeps the voice",
+    "judge": "judge (LLM rubric)",
+    "linkage": "many forms, one linkage",
+}
 
 
 @dataclass
@@ -34,22 +38,28 @@ class RuleResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def skipped(cls, why: str) -> "RuleResult":
+    def skipped(cls, why: str) -> RuleResult:
         """Not applicable, or not decidable: counts neither for nor against."""
         return cls(None, None, why)
 
     @classmethod
-    def of_penalties(cls, penalties: list[tuple[str, float, str]], minimum: float,
-                     **details: Any) -> "RuleResult":
+    def of_penalties(
+        cls, penalties: list[tuple[str, float, str]], minimum: float, **details: Any
+    ) -> RuleResult:
         """Score 1 minus the penalties' weights (floored at 0); passes at ``minimum`` or above.
         Each penalty is (code, weight, reason)."""
         score = max(0.0, 1.0 - sum(weight for _, weight, _ in penalties))
         reason = "; ".join(why for _, _, why in penalties) or None
-        return cls(score, score >= minimum, reason, list(dict.fromkeys(c for c, _, _ in penalties)),
-                   details)
+        return cls(
+            score,
+            score >= minimum,
+            reason,
+            list(dict.fromkeys(c for c, _, _ in penalties)),
+            details,
+        )
 
     @classmethod
-    def combine(cls, parts: list["RuleResult"]) -> "RuleResult":
+    def combine(cls, parts: list[RuleResult]) -> RuleResult:
         """Several sub-checks of one rule: the lowest score, failing if any part fails."""
         decided = [part for part in parts if part.passed is not None]
         if not decided:
@@ -59,19 +69,37 @@ class RuleResult:
             details.update(part.details)
         failed = [part for part in decided if not part.passed]
         reason = "; ".join(p.reason for p in (failed or decided) if p.reason) or None
-        return cls(min(part.score for part in decided), not failed, reason,
-                   list(dict.fromkeys(code for part in failed for code in part.codes)), details)
+        # A decided part (passed not None) always has a score.
+        return cls(
+            min(cast(float, part.score) for part in decided),
+            not failed,
+            reason,
+            list(dict.fromkeys(code for part in failed for code in part.codes)),
+            details,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The entry as stored (numbers rounded to ``STORED_DIGITS``)."""
-        return _rounded({"score": self.score, "pass": self.passed, "reason": self.reason,
-                         "codes": self.codes, **self.details})
+        return _rounded(
+            {
+                "score": self.score,
+                "pass": self.passed,
+                "reason": self.reason,
+                "codes": self.codes,
+                **self.details,
+            }
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RuleResult":
+    def from_dict(cls, data: dict[str, Any]) -> RuleResult:
         details = {k: v for k, v in data.items() if k not in ("score", "pass", "reason", "codes")}
-        return cls(data.get("score"), data.get("pass"), data.get("reason"),
-                   list(data.get("codes") or []), details)
+        return cls(
+            data.get("score"),
+            data.get("pass"),
+            data.get("reason"),
+            list(data.get("codes") or []),
+            details,
+        )
 
 
 def _rounded(value: Any) -> Any:
@@ -91,26 +119,27 @@ def overall(results: dict[str, RuleResult]) -> bool:
 
 # -- the run's report -----------------------------------------------------------------------
 
+
 class RuleSummary(BaseModel):
     rule: str
-    checked: int          # expressions the rule decided
+    checked: int  # expressions the rule decided
     passed: int
     failed: int
-    skipped: int          # not applicable or not decidable
+    skipped: int  # not applicable or not decidable
     reasons: dict[str, int]  # failure code -> expressions
 
 
 class LinkageRow(BaseModel):
     """Rule 2 for one scene or hyperlexeme: its accepted outputs and their variety."""
 
-    kind: str             # "scene" or "hyperlexeme"
+    kind: str  # "scene" or "hyperlexeme"
     id: str
     title: str | None
     accepted: int
     total: int
     forms: list[str]
     registers: list[str]
-    status: str           # ok, few, narrow, many
+    status: str  # ok, few, narrow, many
 
 
 class LinkageSummary(BaseModel):
@@ -119,14 +148,14 @@ class LinkageSummary(BaseModel):
     hyperlexemes: int
     hyperlexemes_ok: int
     below: list[LinkageRow]  # scenes and hyperlexemes with too few or too alike outputs
-    above: int               # with more than the maximum (compression can trim them)
+    above: int  # with more than the maximum (compression can trim them)
 
 
 class Separability(BaseModel):
     """Cross-validated accuracy of predicting style from the expression embedding."""
 
     accuracy: float | None
-    chance: float | None   # the majority style's share: what guessing would score
+    chance: float | None  # the majority style's share: what guessing would score
     styles: list[str]
     samples: int
     folds: int
@@ -156,7 +185,7 @@ class CoverageCell(BaseModel):
 
 
 class Metrics(BaseModel):
-    expressions: int       # active expressions checked
+    expressions: int  # active expressions checked
     accepted: int
     duplicate_rate: float
     surface_duplicates: int
@@ -172,23 +201,23 @@ class CompressionReport(BaseModel):
     budget: int
     accepted: int
     selected: list[str]
-    scenes: tuple[int, int]          # (kept, before) — scenes with ≥1 accepted expression
+    scenes: tuple[int, int]  # (kept, before) — scenes with ≥1 accepted expression
     styles: tuple[int, int]
-    scene_styles: tuple[int, int]     # (scene, style) pairs
+    scene_styles: tuple[int, int]  # (scene, style) pairs
     forms: tuple[int, int]
     registers: tuple[int, int]
-    diversity: float                 # mean pairwise cosine distance, selected / all accepted
-    distinct_2: float                # distinct-2, selected / all accepted
-    coverage_distance: float         # mean distance of an accepted expression to the nearest kept
+    diversity: float  # mean pairwise cosine distance, selected / all accepted
+    distinct_2: float  # distinct-2, selected / all accepted
+    coverage_distance: float  # mean distance of an accepted expression to the nearest kept
     file: str | None = None
 
 
 class JudgeSummary(BaseModel):
     model: str
     endpoint: str | None
-    judged: int        # expressions with a judgement this run
-    cached: int        # of which from the journal
-    requested: int     # sent to the model
+    judged: int  # expressions with a judgement this run
+    cached: int  # of which from the journal
+    requested: int  # sent to the model
     failed: int
     unreadable: int
     prompt_tokens: int
@@ -197,13 +226,13 @@ class JudgeSummary(BaseModel):
 
 class CheckReport(BaseModel):
     store: str
-    model: str                 # embedding model
+    model: str  # embedding model
     expressions: int
     passed: int
     failed: int
-    changed: int               # expressions new or changed since the last check
-    checked: int               # expressions whose entries were computed this run (0: reused)
-    written: int               # Expression nodes updated
+    changed: int  # expressions new or changed since the last check
+    checked: int  # expressions whose entries were computed this run (0: reused)
+    written: int  # Expression nodes updated
     rules: list[RuleSummary]
     linkage: LinkageSummary
     metrics: Metrics

@@ -33,62 +33,92 @@ class Marker:
 
 
 def _markers(weight: float, code: str, says: str, *patterns: str) -> list[Marker]:
-    return [Marker(re.compile(p, re.IGNORECASE | re.MULTILINE), weight, code, says)
-            for p in patterns]
+    return [
+        Marker(re.compile(p, re.IGNORECASE | re.MULTILINE), weight, code, says) for p in patterns
+    ]
 
 
-STRUCTURE_KEYS = (r"agent|field|act|tone|meta|archetypes?|components?|scene|style|register|form|"
-                  r"target|hyperlexemes?|агент|поле|действие|акт|тон|мета|архетипы?|компоненты?|"
-                  r"сцена|стиль|регистр|форма|цель|гиперлексем[аы]")
+STRUCTURE_KEYS = (
+    r"agent|field|act|tone|meta|archetypes?|components?|scene|style|register|form|"
+    r"target|hyperlexemes?|агент|поле|действие|акт|тон|мета|архетипы?|компоненты?|"
+    r"сцена|стиль|регистр|форма|цель|гиперлексем[аы]"
+)
 FIELD_LISTING = re.compile(rf"(?<!\w)(?:{STRUCTURE_KEYS})\s*[:=]|\{{\s*\"\w+\"\s*:", re.IGNORECASE)
 
 # Texts are folded first (lower case, ё → е), so patterns are written that way.
 COMMENTARY = [
-    *_markers(1.0, "commentary", "talks about the scene instead of living it",
-              r"\b(в|на) (этой|данной|нашей) сцене\b",
-              r"\b(эта|данная) сцена\b",
-              r"\bсцен[аыеу] (изображает|показывает|описывает|передает|выражает|рассказывает|"
-              r"отражает|посвящена|о том|про|представляет|демонстрирует)",
-              r"^\W*сцена\b[^.!?\n]{0,60}:",
-              r"\b(здесь|тут) (изображен|показан|описан|передан|представлен)",
-              r"\bречь (идет|пойдет) о\b",
-              r"\b(in|on) this scene\b", r"\bthis scene\b",
-              r"\bthe scene (depicts|shows|describes|portrays|captures|conveys|represents|"
-              r"is about|evokes|illustrates|expresses)",
-              r"^\W*scene\b[^.!?\n]{0,60}:"),
-    *_markers(1.0, "commentary", "explains what the scene stands for",
-              r"\b(символизиру|олицетворя|иллюстриру)\w*",
-              r"\b(жест|цвет|звук|символ|образ) означает\b",
-              r"\bэто (метафора|символ|образ|аллегория|архетип)\b",
-              r"\bпереда(ет|ют) (ощущение|чувство|состояние|атмосферу|настроение|идею|смысл)",
-              r"\b(выражение|реплика|фраза|строка|текст) (передает|выражает|описывает|показывает|"
-              r"означает|говорит о)",
-              r"\b(depicts?|depicting|portrays?|portraying|symboli[sz](es|ed|ing|e)|represents|"
-              r"illustrates|personifies|embodies|allegor\w*)\b",
-              r"\b(is|as) an? (metaphor|symbol|image|allegory) (for|of)\b",
-              r"\b(conveys|evokes|creates|captures|expresses) (a|the) (sense|feeling|mood|"
-              r"atmosphere|idea|notion) of\b",
-              r"\b(this|the) (expression|replica|phrase|line|sentence|text) (conveys|expresses|"
-              r"describes|shows|captures|means)\b"),
-    *_markers(1.0, "commentary", "speaks about the agent or the reader, not from the scene",
-              r"\b(агент|персонаж|протагонист)\w{0,3}( сцены)? (—|-|это|является|представля|"
-              r"испытыва|ощуща|чувству)",
-              r"\bгеро(й|я|ю)( сцены)? (является|представляет|символизирует|олицетворяет|"
-              r"испытывает)",
-              r"\b(мы видим|перед нами)\b", r"\b(читател|зрител)(ь|я|ю|ем|е|и)\b",
-              r"\bавтор(а|у|ом|е)?\b",
-              r"\bthe (agent|character|protagonist)\b", r"\bthe subject (is|of the scene)\b",
-              r"\b(we see|the reader|the viewer|the author|the narrator)\b"),
-    *_markers(1.0, "commentary", "names the scene's parts as terms",
-              r"\b(архетип|гиперлексем)\w*", r"\b(поле|тон|акт|агент) сцены\b",
-              r"\b(archetyp|hyperlexem)\w*", r"\bthe (field|tone|act) (is|of the scene)\b"),
-    *_markers(0.5, "analysis", "analyses instead of showing",
-              r"\bметафор\w*", r"\bсимвол(ом|ами|ы)?\b",
-              r"\b(ощущение|чувство|состояние) (тревоги|напряжения|перехода|порога|восторга|"
-              r"печали|утраты|ожидания)\b",
-              r"\bmetaphor\w*", r"\bsymbol(s|ic|ism)?\b",
-              r"\ba (sense|feeling|state) of (anxiety|tension|transition|threshold|longing|loss|"
-              r"wonder|anticipation)\b"),
+    *_markers(
+        1.0,
+        "commentary",
+        "talks about the scene instead of living it",
+        r"\b(в|на) (этой|данной|нашей) сцене\b",
+        r"\b(эта|данная) сцена\b",
+        r"\bсцен[аыеу] (изображает|показывает|описывает|передает|выражает|рассказывает|"
+        r"отражает|посвящена|о том|про|представляет|демонстрирует)",
+        r"^\W*сцена\b[^.!?\n]{0,60}:",
+        r"\b(здесь|тут) (изображен|показан|описан|передан|представлен)",
+        r"\bречь (идет|пойдет) о\b",
+        r"\b(in|on) this scene\b",
+        r"\bthis scene\b",
+        r"\bthe scene (depicts|shows|describes|portrays|captures|conveys|represents|"
+        r"is about|evokes|illustrates|expresses)",
+        r"^\W*scene\b[^.!?\n]{0,60}:",
+    ),
+    *_markers(
+        1.0,
+        "commentary",
+        "explains what the scene stands for",
+        r"\b(символизиру|олицетворя|иллюстриру)\w*",
+        r"\b(жест|цвет|звук|символ|образ) означает\b",
+        r"\bэто (метафора|символ|образ|аллегория|архетип)\b",
+        r"\bпереда(ет|ют) (ощущение|чувство|состояние|атмосферу|настроение|идею|смысл)",
+        r"\b(выражение|реплика|фраза|строка|текст) (передает|выражает|описывает|показывает|"
+        r"означает|говорит о)",
+        r"\b(depicts?|depicting|portrays?|portraying|symboli[sz](es|ed|ing|e)|represents|"
+        r"illustrates|personifies|embodies|allegor\w*)\b",
+        r"\b(is|as) an? (metaphor|symbol|image|allegory) (for|of)\b",
+        r"\b(conveys|evokes|creates|captures|expresses) (a|the) (sense|feeling|mood|"
+        r"atmosphere|idea|notion) of\b",
+        r"\b(this|the) (expression|replica|phrase|line|sentence|text) (conveys|expresses|"
+        r"describes|shows|captures|means)\b",
+    ),
+    *_markers(
+        1.0,
+        "commentary",
+        "speaks about the agent or the reader, not from the scene",
+        r"\b(агент|персонаж|протагонист)\w{0,3}( сцены)? (—|-|это|является|представля|"
+        r"испытыва|ощуща|чувству)",
+        r"\bгеро(й|я|ю)( сцены)? (является|представляет|символизирует|олицетворяет|"
+        r"испытывает)",
+        r"\b(мы видим|перед нами)\b",
+        r"\b(читател|зрител)(ь|я|ю|ем|е|и)\b",
+        r"\bавтор(а|у|ом|е)?\b",
+        r"\bthe (agent|character|protagonist)\b",
+        r"\bthe subject (is|of the scene)\b",
+        r"\b(we see|the reader|the viewer|the author|the narrator)\b",
+    ),
+    *_markers(
+        1.0,
+        "commentary",
+        "names the scene's parts as terms",
+        r"\b(архетип|гиперлексем)\w*",
+        r"\b(поле|тон|акт|агент) сцены\b",
+        r"\b(archetyp|hyperlexem)\w*",
+        r"\bthe (field|tone|act) (is|of the scene)\b",
+    ),
+    *_markers(
+        0.5,
+        "analysis",
+        "analyses instead of showing",
+        r"\bметафор\w*",
+        r"\bсимвол(ом|ами|ы)?\b",
+        r"\b(ощущение|чувство|состояние) (тревоги|напряжения|перехода|порога|восторга|"
+        r"печали|утраты|ожидания)\b",
+        r"\bmetaphor\w*",
+        r"\bsymbol(s|ic|ism)?\b",
+        r"\ba (sense|feeling|state) of (anxiety|tension|transition|threshold|longing|loss|"
+        r"wonder|anticipation)\b",
+    ),
 ]
 
 KEY_VALUE = re.compile(r"(?<!\w)[^\W\d_][\w\- ]{0,24}\s*[:=]\s*\S")
@@ -107,8 +137,11 @@ def check_lived(expr: Expression, thresholds: Thresholds) -> RuleResult:
     for marker in COMMENTARY:
         if (match := marker.pattern.search(text)) and match.group(0) not in seen:
             seen.add(match.group(0))
-            quoted = original[match.start():match.end()] if len(original) == len(text) \
+            quoted = (
+                original[match.start() : match.end()]
+                if len(original) == len(text)
                 else match.group(0)
+            )
             penalties.append((marker.code, marker.weight, f"{marker.says} («{quoted.strip()}»)"))
     return RuleResult.of_penalties(penalties, thresholds.lived_min)
 
@@ -116,8 +149,12 @@ def check_lived(expr: Expression, thresholds: Thresholds) -> RuleResult:
 def check_structure(expr: Expression, scenes: list[Scene], thresholds: Thresholds) -> RuleResult:
     """Rule 3, first half: the expression evokes the scene without restating its structure."""
     copied = copied_components(expr, scenes)
-    penalties = [*_copy_penalty(expr, copied, len(_component_names(scenes)), thresholds),
-                 *_listings(expr), *_names_the_scene(expr, scenes), *_voice_labels(expr)]
+    penalties = [
+        *_copy_penalty(expr, copied, len(_component_names(scenes)), thresholds),
+        *_listings(expr),
+        *_names_the_scene(expr, scenes),
+        *_voice_labels(expr),
+    ]
     return RuleResult.of_penalties(penalties, thresholds.structure_min, copied=copied)
 
 
@@ -131,19 +168,24 @@ def copied_components(expr: Expression, scenes: list[Scene]) -> list[str]:
     return [name for name in _component_names(scenes) if mentions(text_words, name)]
 
 
-def _copy_penalty(expr: Expression, copied: list[str], total: int,
-                  thresholds: Thresholds) -> list[tuple[str, float, str]]:
+def _copy_penalty(
+    expr: Expression, copied: list[str], total: int, thresholds: Thresholds
+) -> list[tuple[str, float, str]]:
     """Naming one component is speech; naming most of them restates the scene. Notation forms
     fail only when they name every one."""
     if len(copied) < 2:
         return []
     share = len(copied) / total
     enough = len(copied) >= thresholds.copy_min_names
-    restates = enough and (share >= 1.0 if expr.form in NOTATION_FORMS
-                           else share >= thresholds.copy_max_share)
+    restates = enough and (
+        share >= 1.0 if expr.form in NOTATION_FORMS else share >= thresholds.copy_max_share
+    )
     reason = f"names {len(copied)} of the scene's {total} components ({', '.join(copied)})"
-    return [("copies-components", 1.0, reason)] if restates else \
-        [("components", round(0.5 * share, 3), reason)]
+    return (
+        [("copies-components", 1.0, reason)]
+        if restates
+        else [("components", round(0.5 * share, 3), reason)]
+    )
 
 
 def _listings(expr: Expression) -> list[tuple[str, float, str]]:
@@ -156,8 +198,12 @@ def _listings(expr: Expression) -> list[tuple[str, float, str]]:
 
 def _names_the_scene(expr: Expression, scenes: list[Scene]) -> list[tuple[str, float, str]]:
     text = fold(expr.text)
-    fused = [h for scene in scenes for h in scene.hyperlexemes
-             if not SCENE_ID.search(h) and fold(h) in text]
+    fused = [
+        h
+        for scene in scenes
+        for h in scene.hyperlexemes
+        if not SCENE_ID.search(h) and fold(h) in text
+    ]
     if SCENE_ID.search(expr.text) or fused:
         return [("scene-id", 0.6, "names the scene by its id or hyperlexeme")]
     return []

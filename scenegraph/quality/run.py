@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..batch import GraphBatch
 from ..embedding import default_embedder
@@ -33,9 +33,16 @@ from .duplicates import find_duplicates
 from .judge import Case, judge, provider_for, rubric_hash
 from .linkage import linkage
 from .metrics import dataset_metrics
-from .options import CheckOptions
-from .results import (RULES, CheckReport, CompressionReport, JudgeSummary, RuleResult,
-                      RuleSummary, overall)
+from .options import CheckOptions, JudgeOptions
+from .results import (
+    RULES,
+    CheckReport,
+    CompressionReport,
+    JudgeSummary,
+    RuleResult,
+    RuleSummary,
+    overall,
+)
 from .rules import check_lived, check_structure
 from .voice import check_voice
 
@@ -60,8 +67,9 @@ class CheckProgress:
 ProgressCallback = Callable[[CheckProgress], None]
 
 
-def run_checks(store: Store, options: CheckOptions | None = None,
-               progress: ProgressCallback | None = None) -> CheckReport:
+def run_checks(
+    store: Store, options: CheckOptions | None = None, progress: ProgressCallback | None = None
+) -> CheckReport:
     """Check every active expression, store the verdicts, and report on the dataset."""
     options = options or CheckOptions()
     started = time.perf_counter()
@@ -82,6 +90,7 @@ def run_checks(store: Store, options: CheckOptions | None = None,
 
 # -- steps ----------------------------------------------------------------------------------
 
+
 def _embed(store: Store, options: CheckOptions, tell: ProgressCallback) -> str:
     """Embed new and changed scenes and expressions (nothing, when nothing changed)."""
     done = 0
@@ -96,37 +105,53 @@ def _embed(store: Store, options: CheckOptions, tell: ProgressCallback) -> str:
     return plan.run(progress=step).model
 
 
-def _verdicts(store: Store, data: CheckData, inputs: dict[str, str], options: CheckOptions,
-              tell: ProgressCallback):
+def _verdicts(
+    store: Store,
+    data: CheckData,
+    inputs: dict[str, str],
+    options: CheckOptions,
+    tell: ProgressCallback,
+):
     """The stored verdicts when nothing changed, else new ones; written where they moved.
     Returns (results, judge summary, notes, counts)."""
     fingerprint = content_hash(sorted(inputs.items()))
     stored = {e.id: (e.quality or {}).get("inputs") for e in data.expressions}
-    reuse = not options.force and bool(inputs) and stored == inputs and \
-        _state(store).get("fingerprint") == fingerprint
+    reuse = (
+        not options.force
+        and bool(inputs)
+        and stored == inputs
+        and _state(store).get("fingerprint") == fingerprint
+    )
     if reuse:
         results = {e.id: _entries(e.quality) for e in data.expressions}
         judged, notes = None, ["nothing changed since the last check: the stored results stand"]
     else:
         results, judged, notes = _evaluate(store, data, options, tell)
-    qualities = {i: {"version": CHECKS_VERSION, "inputs": inputs[i],
-                     **{rule: result.as_dict() for rule, result in results[i].items()}}
-                 for i in inputs}
+    qualities = {
+        i: {
+            "version": CHECKS_VERSION,
+            "inputs": inputs[i],
+            **{rule: result.as_dict() for rule, result in results[i].items()},
+        }
+        for i in inputs
+    }
     tell(CheckProgress("write"))
-    counts = {"changed": sum(1 for i in inputs if stored[i] != inputs[i]),
-              "checked": 0 if reuse else len(inputs),
-              "written": _write(store, data, qualities, results)}
+    counts = {
+        "changed": sum(1 for i in inputs if stored[i] != inputs[i]),
+        "checked": 0 if reuse else len(inputs),
+        "written": _write(store, data, qualities, results),
+    }
     _save_state(store, fingerprint)
     return results, judged, notes, counts
 
 
-def _evaluate(store: Store, data: CheckData, options: CheckOptions,
-              tell: ProgressCallback) -> tuple[Results, JudgeSummary | None, list[str]]:
+def _evaluate(
+    store: Store, data: CheckData, options: CheckOptions, tell: ProgressCallback
+) -> tuple[Results, JudgeSummary | None, list[str]]:
     thresholds = options.thresholds
     tell(CheckProgress("rules", 0, len(data.expressions)))
     lived = {e.id: check_lived(e, thresholds) for e in data.expressions}
-    structure = {e.id: check_structure(e, data.scenes_of(e), thresholds)
-                 for e in data.expressions}
+    structure = {e.id: check_structure(e, data.scenes_of(e), thresholds) for e in data.expressions}
     tell(CheckProgress("voice"))
     voice, notes = check_voice(data, thresholds, options.folds, options.seed)
 
@@ -136,15 +161,26 @@ def _evaluate(store: Store, data: CheckData, options: CheckOptions,
 
     tell(CheckProgress("duplicates"))
     duplicates = find_duplicates(data, thresholds, standing, options.seed)
-    results = {e.id: {"lived": lived[e.id],
-                      "redundancy": RuleResult.combine([structure[e.id], duplicates[e.id]]),
-                      "voice": voice[e.id]} for e in data.expressions}
-    judged = _judge(store, data, options, results, tell) if options.judge else None
+    results = {
+        e.id: {
+            "lived": lived[e.id],
+            "redundancy": RuleResult.combine([structure[e.id], duplicates[e.id]]),
+            "voice": voice[e.id],
+        }
+        for e in data.expressions
+    }
+    judged = _judge(store, data, options, options.judge, results, tell) if options.judge else None
     return results, judged, notes
 
 
-def _judge(store: Store, data: CheckData, options: CheckOptions, results: Results,
-           tell: ProgressCallback) -> JudgeSummary:
+def _judge(
+    store: Store,
+    data: CheckData,
+    options: CheckOptions,
+    judge_options: JudgeOptions,
+    results: Results,
+    tell: ProgressCallback,
+) -> JudgeSummary:
     """Judge what passed the automatic rules (the rest is not worth a model call)."""
     cases = [Case(e, data.scenes_of(e)) for e in data.expressions if overall(results[e.id])]
     done = 0
@@ -155,41 +191,61 @@ def _judge(store: Store, data: CheckData, options: CheckOptions, results: Result
         tell(CheckProgress("judge", done, len(cases)))
 
     tell(CheckProgress("judge", 0, len(cases)))
-    verdicts, summary = judge(store, cases, options.judge, options.thresholds, step)
+    verdicts, summary = judge(store, cases, judge_options, options.thresholds, step)
     for expr in data.expressions:
         results[expr.id]["judge"] = verdicts.get(
-            expr.id, RuleResult.skipped("not judged: it failed an automatic rule"))
+            expr.id, RuleResult.skipped("not judged: it failed an automatic rule")
+        )
     return summary
 
 
-def _write(store: Store, data: CheckData, qualities: dict[str, dict],
-           results: Results) -> int:
+def _write(store: Store, data: CheckData, qualities: dict[str, dict], results: Results) -> int:
     """Write ``quality`` and ``passed`` of the expressions whose verdicts changed."""
     batch = GraphBatch()
     for expr in data.expressions:
         passed = overall(results[expr.id])
         if expr.quality != qualities[expr.id] or expr.passed != passed:
-            batch.node("Expression", id=expr.id, quality=canonical_json(qualities[expr.id]),
-                       passed=passed)
+            batch.node(
+                "Expression", id=expr.id, quality=canonical_json(qualities[expr.id]), passed=passed
+            )
     if len(batch):
         store.upsert(batch)
     return len(batch)
 
 
-def _report(store: Store, data: CheckData, options: CheckOptions, results: Results,
-            model: str, judged: JudgeSummary | None, notes: list[str],
-            counts: dict[str, int]) -> CheckReport:
+def _report(
+    store: Store,
+    data: CheckData,
+    options: CheckOptions,
+    results: Results,
+    model: str,
+    judged: JudgeSummary | None,
+    notes: list[str],
+    counts: dict[str, int],
+) -> CheckReport:
     accepted = {i for i, entry in results.items() if overall(entry)}
     return CheckReport(
-        store=store.uri, model=model, expressions=len(results), passed=len(accepted),
-        failed=len(results) - len(accepted), **counts,
-        rules=rule_summaries(results), linkage=linkage(data, accepted, options.thresholds),
+        store=store.uri,
+        model=model,
+        expressions=len(results),
+        passed=len(accepted),
+        failed=len(results) - len(accepted),
+        **counts,
+        rules=rule_summaries(results),
+        linkage=linkage(data, accepted, options.thresholds),
         metrics=dataset_metrics(data, results, accepted, options.folds, options.seed),
-        judge=judged, notes=notes)
+        judge=judged,
+        notes=notes,
+    )
 
 
-def _outputs(report: CheckReport, data: CheckData, results: Results, options: CheckOptions,
-             tell: ProgressCallback) -> None:
+def _outputs(
+    report: CheckReport,
+    data: CheckData,
+    results: Results,
+    options: CheckOptions,
+    tell: ProgressCallback,
+) -> None:
     """Compression and the HTML report, as the options ask."""
     if options.compress is not None:
         tell(CheckProgress("compress"))
@@ -203,16 +259,19 @@ def _outputs(report: CheckReport, data: CheckData, results: Results, options: Ch
         from .report import write_report
 
         tell(CheckProgress("report"))
-        report.report_file = str(write_report(Path(options.report_dir) / REPORT_FILE, report,
-                                              data, results))
+        report.report_file = str(
+            write_report(Path(options.report_dir) / REPORT_FILE, report, data, results)
+        )
 
 
-def compress_accepted(data: CheckData, results: Results,
-                      options: CheckOptions) -> CompressionReport:
+def compress_accepted(
+    data: CheckData, results: Results, options: CheckOptions
+) -> CompressionReport:
     accepted = [row for row, e in enumerate(data.expressions) if overall(results[e.id])]
     budget = options.budget(len(accepted)) or 0
-    return compress(data, accepted, budget,
-                    lambda row: _mean_score(results[data.expressions[row].id].values()))
+    return compress(
+        data, accepted, budget, lambda row: _mean_score(results[data.expressions[row].id].values())
+    )
 
 
 def rule_summaries(results: Results) -> list[RuleSummary]:
@@ -222,27 +281,52 @@ def rule_summaries(results: Results) -> list[RuleSummary]:
         if not entries:
             continue
         failed = [r for r in entries if r.passed is False]
-        out.append(RuleSummary(
-            rule=rule, checked=sum(r.passed is not None for r in entries),
-            passed=sum(r.passed is True for r in entries), failed=len(failed),
-            skipped=sum(r.passed is None for r in entries),
-            reasons=dict(Counter(code for r in failed for code in r.codes).most_common())))
+        out.append(
+            RuleSummary(
+                rule=rule,
+                checked=sum(r.passed is not None for r in entries),
+                passed=sum(r.passed is True for r in entries),
+                failed=len(failed),
+                skipped=sum(r.passed is None for r in entries),
+                reasons=dict(Counter(code for r in failed for code in r.codes).most_common()),
+            )
+        )
     return out
 
 
 # -- hashes and stored entries ----------------------------------------------------------------
 
+
 def _settings(model: str, options: CheckOptions) -> str:
     """Hash of everything besides the expression that its entries depend on."""
     judge_settings = [options.judge.model_dump(), rubric_hash()] if options.judge else None
-    return content_hash([CHECKS_VERSION, model, options.thresholds.model_dump(), options.folds,
-                         options.seed, judge_settings])
+    return content_hash(
+        [
+            CHECKS_VERSION,
+            model,
+            options.thresholds.model_dump(),
+            options.folds,
+            options.seed,
+            judge_settings,
+        ]
+    )
 
 
 def _expression_inputs(expr, data: CheckData, settings: str) -> str:
-    return content_hash([settings, expr.text, expr.form, expr.style, expr.register, expr.tone,
-                         expr.target, expr.lang, expr.provenance.get("source"),
-                         [scene.content_hash() for scene in data.scenes_of(expr)]])
+    return content_hash(
+        [
+            settings,
+            expr.text,
+            expr.form,
+            expr.style,
+            expr.register,
+            expr.tone,
+            expr.target,
+            expr.lang,
+            expr.provenance.get("source"),
+            [scene.content_hash() for scene in data.scenes_of(expr)],
+        ]
+    )
 
 
 def _state(store: Store) -> dict:
@@ -260,8 +344,11 @@ def _save_state(store: Store, fingerprint: str) -> None:
 
 
 def _entries(quality: dict | None) -> dict[str, RuleResult]:
-    return {rule: RuleResult.from_dict(entry) for rule, entry in (quality or {}).items()
-            if rule in RULES}
+    return {
+        rule: RuleResult.from_dict(entry)
+        for rule, entry in (quality or {}).items()
+        if rule in RULES
+    }
 
 
 def _mean_score(results) -> float:

@@ -39,17 +39,21 @@ FIRST_PERSON = re.compile(r"(?<!\w)(я|мне|меня|мы|нас|i|me|my|we|us
 
 @dataclass(frozen=True, order=True)
 class Link:
-    gap: float             # nearest other scene's similarity minus the own scene's
-    nearest: str           # that other scene
+    gap: float  # nearest other scene's similarity minus the own scene's
+    nearest: str  # that other scene
 
 
 def scene_links(data: CheckData) -> dict[int, Link]:
     """Scene link per expression row (prose forms whose scene has a vector)."""
     if len(data.scene_ids) < 2:
         return {}
-    rows = [i for i, e in enumerate(data.expressions)
-            if e.form in PROSE_FORMS and data.vectors[i].any()
-            and any(sid in data.scene_row for sid in e.scene_ids)]
+    rows = [
+        i
+        for i, e in enumerate(data.expressions)
+        if e.form in PROSE_FORMS
+        and data.vectors[i].any()
+        and any(sid in data.scene_row for sid in e.scene_ids)
+    ]
     links = {}
     for block, semantic, lexical in data.scene_similarities(rows):
         for k, row in enumerate(block):
@@ -67,8 +71,9 @@ def _link(data: CheckData, row: int, similarity: np.ndarray) -> Link:
     return Link(float(others[nearest] - similarity[own].max()), data.scene_ids[nearest])
 
 
-def label_probabilities(data: CheckData, label: str, thresholds: Thresholds, folds: int,
-                        seed: int) -> tuple[dict[int, tuple[float, str, int]], str | None]:
+def label_probabilities(
+    data: CheckData, label: str, thresholds: Thresholds, folds: int, seed: int
+) -> tuple[dict[int, tuple[float, str, int]], str | None]:
     """For each row asking for a checkable ``label`` value: (P(that value), the most likely
     value, number of values), from a model that did not train on that row; and a note on what
     was or could not be checked.
@@ -76,18 +81,24 @@ def label_probabilities(data: CheckData, label: str, thresholds: Thresholds, fol
     The model learns from the corpus' own expressions (their labels are the user's, where a
     generated expression's label is only what was asked for); when the corpus has too few, from
     every labelled expression."""
+
     def value(row: int) -> str:
         return getattr(data.expressions[row], label)
 
-    labelled = [i for i, e in enumerate(data.expressions)
-                if e.form in WORDED_FORMS and getattr(e, label) and data.vectors[i].any()]
+    labelled = [
+        i
+        for i, e in enumerate(data.expressions)
+        if e.form in WORDED_FORMS and getattr(e, label) and data.vectors[i].any()
+    ]
     authored = [i for i in labelled if data.expressions[i].provenance.get("source") == "corpus"]
     from_all = len(_classes(data, authored, label, thresholds.min_labelled)) < 2
     source = labelled if from_all else authored
     classes = _classes(data, source, label, thresholds.min_labelled)
     if len(classes) < 2:
-        return {}, (f"{label} agreement not checked: fewer than two {label}s have "
-                    f"{thresholds.min_labelled} labelled examples")
+        return {}, (
+            f"{label} agreement not checked: fewer than two {label}s have "
+            f"{thresholds.min_labelled} labelled examples"
+        )
     train = [i for i in source if value(i) in classes]
     in_train = set(train)
     rest = [i for i in labelled if i not in in_train and value(i) in classes]
@@ -97,12 +108,18 @@ def label_probabilities(data: CheckData, label: str, thresholds: Thresholds, fol
     folds = min(folds, min(np.unique(y, return_counts=True)[1]))
     probabilities = dict(zip(train, _cross_fitted(train_x, y, folds, seed)))
     if rest:
-        probabilities.update(zip(rest, _fitted(train_x, y).predict_proba(
-            np.array([features[i] for i in rest]))))
-    note = f"{label} agreement learnt from every labelled expression: the corpus' own have " \
-        "too few" if from_all else None
-    return {row: (float(p[classes.index(value(row))]), classes[int(p.argmax())], len(classes))
-            for row, p in probabilities.items()}, note
+        probabilities.update(
+            zip(rest, _fitted(train_x, y).predict_proba(np.array([features[i] for i in rest])))
+        )
+    note = (
+        f"{label} agreement learnt from every labelled expression: the corpus' own have too few"
+        if from_all
+        else None
+    )
+    return {
+        row: (float(p[classes.index(value(row))]), classes[int(p.argmax())], len(classes))
+        for row, p in probabilities.items()
+    }, note
 
 
 def _classes(data: CheckData, rows: list[int], label: str, minimum: int) -> list[str]:
@@ -123,9 +140,13 @@ def surface_marks(text: str) -> list[float]:
     tokens = words(text)
     size = max(1, len(text)) / 10
     rates = [text.count(mark) / size for mark in ("!", "?", "…", "—", ";", ":", "(", ",")]
-    return [np.log1p(len(tokens)), float(np.mean([len(w) for w in tokens])) if tokens else 0.0,
-            1 - len(set(tokens)) / max(1, len(tokens)), *rates,
-            float(bool(FIRST_PERSON.search(text)))]
+    return [
+        np.log1p(len(tokens)),
+        float(np.mean([len(w) for w in tokens])) if tokens else 0.0,
+        1 - len(set(tokens)) / max(1, len(tokens)),
+        *rates,
+        float(bool(FIRST_PERSON.search(text))),
+    ]
 
 
 def _standardised(x: np.ndarray) -> np.ndarray:
@@ -144,13 +165,15 @@ def _cross_fitted(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.nda
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(x, y):
         model = _fitted(x[train], y[train])
-        out[np.ix_(test, np.searchsorted(np.unique(y), model.classes_))] = \
-            model.predict_proba(x[test])
+        out[np.ix_(test, np.searchsorted(np.unique(y), model.classes_))] = model.predict_proba(
+            x[test]
+        )
     return out
 
 
-def check_voice(data: CheckData, thresholds: Thresholds, folds: int = 5,
-                seed: int = 0) -> tuple[dict[str, RuleResult], list[str]]:
+def check_voice(
+    data: CheckData, thresholds: Thresholds, folds: int = 5, seed: int = 0
+) -> tuple[dict[str, RuleResult], list[str]]:
     """Rule 4 for every expression, and notes on what could not be checked."""
     links = scene_links(data)
     agreement, notes = {}, []
@@ -160,27 +183,41 @@ def check_voice(data: CheckData, thresholds: Thresholds, folds: int = 5,
     results = {}
     for row, expr in enumerate(data.expressions):
         parts = [_scene_part(data, row, links.get(row), thresholds)]
-        parts += [_label_part(expr, label, agreement[label].get(row), thresholds)
-                  for label in LABELS]
+        parts += [
+            _label_part(expr, label, agreement[label].get(row), thresholds) for label in LABELS
+        ]
         results[expr.id] = RuleResult.combine(parts)
     return results, notes
 
 
-def _scene_part(data: CheckData, row: int, link: Link | None,
-                thresholds: Thresholds) -> RuleResult:
+def _scene_part(data: CheckData, row: int, link: Link | None, thresholds: Thresholds) -> RuleResult:
     expr = data.expressions[row]
     if link is None:
-        why = f"not asked of the {expr.form} form" if expr.form not in PROSE_FORMS \
+        why = (
+            f"not asked of the {expr.form} form"
+            if expr.form not in PROSE_FORMS
             else "no scene vector to compare with"
+        )
         return RuleResult.skipped(why)
     score = _half_at(max(0.0, link.gap), thresholds.scene_gap_max, higher_is_better=False)
     passed = link.gap < thresholds.scene_gap_max
     scene = data.scenes.get(link.nearest)
     title = f" «{scene.title}»" if scene is not None and scene.title else ""
-    reason = None if passed else (f"reads as another scene: {link.nearest}{title} is closer "
-                                  f"than its own by {link.gap:.2f}")
-    return RuleResult(score, passed, reason, [] if passed else ["off-scene"],
-                      {"scene_gap": round(link.gap, 4), "nearest_scene": link.nearest})
+    reason = (
+        None
+        if passed
+        else (
+            f"reads as another scene: {link.nearest}{title} is closer "
+            f"than its own by {link.gap:.2f}"
+        )
+    )
+    return RuleResult(
+        score,
+        passed,
+        reason,
+        [] if passed else ["off-scene"],
+        {"scene_gap": round(link.gap, 4), "nearest_scene": link.nearest},
+    )
 
 
 def _half_at(value: float, threshold: float, higher_is_better: bool) -> float:
@@ -189,17 +226,31 @@ def _half_at(value: float, threshold: float, higher_is_better: bool) -> float:
     return round(min(1.0, max(0.0, ratio / 2)), 4)
 
 
-def _label_part(expr, label: str, found: tuple[float, str, int] | None,
-                thresholds: Thresholds) -> RuleResult:
+def _label_part(
+    expr, label: str, found: tuple[float, str, int] | None, thresholds: Thresholds
+) -> RuleResult:
     if found is None:
         asked = getattr(expr, label) if expr.form in WORDED_FORMS else None
-        return RuleResult.skipped(f"too few examples of the {label} «{asked}» to check it") \
-            if asked else RuleResult(None, None)
+        return (
+            RuleResult.skipped(f"too few examples of the {label} «{asked}» to check it")
+            if asked
+            else RuleResult(None, None)
+        )
     probability, likeliest, classes = found
     ratio = probability * classes
     passed = ratio >= thresholds.label_min_ratio
-    reason = None if passed else (f"sounds like {label} «{likeliest}», not the requested "
-                                  f"«{getattr(expr, label)}» (p={probability:.2f})")
-    return RuleResult(_half_at(ratio, thresholds.label_min_ratio, higher_is_better=True), passed,
-                      reason,
-                      [] if passed else [f"off-{label}"], {f"{label}_p": round(probability, 4)})
+    reason = (
+        None
+        if passed
+        else (
+            f"sounds like {label} «{likeliest}», not the requested "
+            f"«{getattr(expr, label)}» (p={probability:.2f})"
+        )
+    )
+    return RuleResult(
+        _half_at(ratio, thresholds.label_min_ratio, higher_is_better=True),
+        passed,
+        reason,
+        [] if passed else [f"off-{label}"],
+        {f"{label}_p": round(probability, 4)},
+    )

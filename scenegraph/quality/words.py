@@ -15,8 +15,8 @@ NOTATION_FORMS = frozenset({"symbolic", "formula", "colour"})
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]", re.UNICODE)
-SHORT_WORD = 4      # words this short are matched whole (plus an ending)
-ENDING = 3          # letters an inflection may add
+SHORT_WORD = 4  # words this short are matched whole (plus an ending)
+ENDING = 3  # letters an inflection may add
 
 
 def fold(text: str) -> str:
@@ -46,4 +46,5 @@ def mentions(text_words: list[str], name: str) -> bool:
     name_words = [w for w in words(name) if len(w) > 2] or words(name)
     return bool(name_words) and all(
         any(w.startswith(stem(n)) and len(w) <= len(n) + ENDING for w in text_words)
-        for n in name_words)
+        for n in name_words
+    )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -48,9 +49,11 @@ class Store(ABC):
         """Create tables, constraints and indexes; safe to run again."""
 
     @abstractmethod
-    def run(self, cypher: str, params: dict[str, Any] | None = None, *,
-            write: bool = False) -> QueryResult:
-        """Run one statement. Without ``write`` it must only read, or it raises ReadOnlyViolation."""
+    def run(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> QueryResult:
+        """Run one statement. Without ``write`` it must only read, or it raises
+        ReadOnlyViolation."""
 
     @abstractmethod
     def upsert(self, batch: GraphBatch, progress: Progress | None = None) -> None:
@@ -59,7 +62,7 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -90,18 +93,30 @@ class Store(ABC):
             return
         all_ids = sorted(set(ids))
         for start in range(0, len(all_ids), FETCH_BATCH):
-            yield from self._scene_batch(all_ids[start:start + FETCH_BATCH])
+            yield from self._scene_batch(all_ids[start : start + FETCH_BATCH])
 
     def scene(self, scene_id: str) -> Scene | None:
         return next(iter(self._scene_batch([scene_id])), None)
 
     def _scene_batch(self, ids: list[str] | None) -> list[Scene]:
-        rows = self._scoped("MATCH (s:Scene{S}) RETURN s.id, s.title, s.text, s.lang, s.depth, "
-                            "s.root, s.props", ids)
-        scenes = {r[0]: Scene(id=r[0], title=r[1], text=r[2], lang=r[3], depth=r[4], root=r[5],
-                              props=json.loads(r[6]) if r[6] else {}) for r in rows}
+        rows = self._scoped(
+            "MATCH (s:Scene{S}) RETURN s.id, s.title, s.text, s.lang, s.depth, s.root, s.props", ids
+        )
+        scenes = {
+            r[0]: Scene(
+                id=r[0],
+                title=r[1],
+                text=r[2],
+                lang=r[3],
+                depth=r[4],
+                root=r[5],
+                props=json.loads(r[6]) if r[6] else {},
+            )
+            for r in rows
+        }
         for sid, kind, name in self._scoped(
-                "MATCH (s:Scene{S})-[:HAS]->(c:Component) RETURN s.id, c.kind, c.name", ids):
+            "MATCH (s:Scene{S})-[:HAS]->(c:Component) RETURN s.id, c.kind, c.name", ids
+        ):
             scenes[sid].components.append(Component(kind=kind, name=name))
         for field, query in (
             ("archetypes", "MATCH (s:Scene{S})-[:EVOKES]->(a:Archetype) RETURN s.id, a.name"),
@@ -117,8 +132,9 @@ class Store(ABC):
                 getattr(scene, field).sort()
         return [scenes[i] for i in (sorted(scenes) if ids is None else ids) if i in scenes]
 
-    def _scoped(self, query: str, ids: list[str] | None,
-                params: dict[str, Any] | None = None) -> list[list[Any]]:
+    def _scoped(
+        self, query: str, ids: list[str] | None, params: dict[str, Any] | None = None
+    ) -> list[list[Any]]:
         """Run ``query`` with its scene pattern ``(s:Scene{S})`` bound to no id (every scene),
         one id (an index lookup), or a list of ids (UNWIND)."""
         params = dict(params or {})
@@ -126,27 +142,44 @@ class Store(ABC):
             return self.run(query.replace("{S}", ""), params).rows
         if len(ids) == 1:
             return self.run(query.replace("{S}", " {id: $sid}"), {**params, "sid": ids[0]}).rows
-        return self.run("UNWIND $ids AS sid " + query.replace("{S}", " {id: sid}"),
-                        {**params, "ids": ids}).rows
+        return self.run(
+            "UNWIND $ids AS sid " + query.replace("{S}", " {id: sid}"), {**params, "ids": ids}
+        ).rows
 
-    def expressions(self, scene_ids: Iterable[str] | None = None,
-                    status: str | None = "active") -> list[Expression]:
+    def expressions(
+        self, scene_ids: Iterable[str] | None = None, status: str | None = "active"
+    ) -> list[Expression]:
         """Expressions of the given scenes (all scenes when None), active ones by default."""
         where = "WHERE e.status = $status" if status else ""
         ids = None if scene_ids is None else sorted(set(scene_ids))
         rows = self._scoped(
             f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene{{S}}) {where} RETURN e.id, e.text, "
             "e.form, e.style, e.register, e.tone, e.target, e.lang, e.provenance, e.props, "
-            "e.quality, e.passed, e.status, s.id", ids, {"status": status} if status else {})
+            "e.quality, e.passed, e.status, s.id",
+            ids,
+            {"status": status} if status else {},
+        )
         by_id: dict[str, Expression] = {}
         for r in rows:
             if r[0] in by_id:
                 by_id[r[0]].scene_ids.append(r[13])
                 continue
             by_id[r[0]] = Expression(
-                id=r[0], text=r[1], form=r[2], style=r[3], register=r[4], tone=r[5], target=r[6],
-                lang=r[7], provenance=_loads(r[8]), props=_loads(r[9]),
-                quality=_loads(r[10]) or None, passed=r[11], status=r[12], scene_ids=[r[13]])
+                id=r[0],
+                text=r[1],
+                form=r[2],
+                style=r[3],
+                register=r[4],
+                tone=r[5],
+                target=r[6],
+                lang=r[7],
+                provenance=_loads(r[8]),
+                props=_loads(r[9]),
+                quality=_loads(r[10]) or None,
+                passed=r[11],
+                status=r[12],
+                scene_ids=[r[13]],
+            )
         for expr in by_id.values():
             expr.scene_ids.sort()
         return sorted(by_id.values(), key=lambda e: e.id)
@@ -159,8 +192,9 @@ class Store(ABC):
         """The scene and all its sub-scenes to any depth, breadth first."""
         seen, frontier = [scene_id], [scene_id]
         while frontier:
-            rows = self._scoped("MATCH (s:Scene{S})-[:CONTAINS]->(c:Scene) RETURN c.id ORDER BY c.id",
-                                frontier)
+            rows = self._scoped(
+                "MATCH (s:Scene{S})-[:CONTAINS]->(c:Scene) RETURN c.id ORDER BY c.id", frontier
+            )
             frontier = [row[0] for row in rows if row[0] not in seen]
             seen.extend(frontier)
         return seen
@@ -172,26 +206,32 @@ class Store(ABC):
     def scenes_with_components(self) -> dict[str, list[str]]:
         """Scene id -> component names, for hyperlexeme parsing."""
         out: dict[str, list[str]] = defaultdict(list)
-        for sid, name in self.run(
-                "MATCH (s:Scene)-[:HAS]->(c:Component) RETURN s.id, c.name").rows:
+        for sid, name in self.run("MATCH (s:Scene)-[:HAS]->(c:Component) RETURN s.id, c.name").rows:
             out[sid].append(name)
         return out
 
     # -- fractal bookkeeping ------------------------------------------------------------
 
     def recompute_fractal(self) -> int:
-        """Set `depth` and `root` of every scene from the CONTAINS tree; returns how many changed."""
+        """Set `depth` and `root` of every scene from the CONTAINS tree; returns how many
+        changed."""
         parent = {child: par for par, child in self.contains_edges()}
-        current = {r[0]: (r[1], r[2]) for r in
-                   self.run("MATCH (s:Scene) RETURN s.id, s.depth, s.root").rows}
+        current = {
+            r[0]: (r[1], r[2])
+            for r in self.run("MATCH (s:Scene) RETURN s.id, s.depth, s.root").rows
+        }
         changed = []
         for sid, (depth, root) in current.items():
             new_depth, new_root = fractal_place(sid, parent)
             if (depth, root) != (new_depth, new_root):
                 changed.append({"id": sid, "depth": new_depth, "root": new_root})
         if changed:
-            self.run("UNWIND $rows AS r MATCH (s:Scene {id: r.id}) "
-                     "SET s.depth = r.depth, s.root = r.root", {"rows": changed}, write=True)
+            self.run(
+                "UNWIND $rows AS r MATCH (s:Scene {id: r.id}) "
+                "SET s.depth = r.depth, s.root = r.root",
+                {"rows": changed},
+                write=True,
+            )
         return len(changed)
 
 
@@ -201,8 +241,7 @@ def upsert_statements(batch: GraphBatch) -> list[tuple[str, list[dict[str, Any]]
     Plain Cypher that LadybugDB and Neo4j both run. Every MERGE is on a key; properties use
     ``coalesce`` so a row that leaves a value empty keeps what the store had.
     """
-    work = [node_merge(label, rows) for label in schema().nodes
-            if (rows := batch.node_rows(label))]
+    work = [node_merge(label, rows) for label in schema().nodes if (rows := batch.node_rows(label))]
     for rel_type in schema().rels:
         if rows := batch.replace_rows(rel_type):
             work.append(rel_replace(rel_type, rows))
@@ -214,8 +253,11 @@ def upsert_statements(batch: GraphBatch) -> list[tuple[str, list[dict[str, Any]]
 def node_merge(label: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     table = schema().nodes[label]
     # Only columns some row fills: a column of nothing but nulls has no type to bind.
-    filled = [col for col in table.columns
-              if col != table.key and any(row[col] is not None for row in rows)]
+    filled = [
+        col
+        for col in table.columns
+        if col != table.key and any(row[col] is not None for row in rows)
+    ]
     rows = [{col: row[col] for col in [table.key, *filled]} for row in rows]
     sets = ", ".join(f"n.{col} = coalesce(r.{col}, n.{col})" for col in filled)
     query = f"UNWIND $rows AS r MERGE (n:{label} {{{table.key}: r.{table.key}}})"
@@ -226,17 +268,23 @@ def rel_replace(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[di
     """Delete a source's edges of this type whose target is not in the row's ``keys``."""
     rel = schema().rels[rel_type]
     src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
-    return (f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}})"
-            f"-[e:{rel_type}]->(b:{rel.target}) WHERE NOT b.{dst_key} IN r.keys DELETE e", rows)
+    return (
+        f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}})"
+        f"-[e:{rel_type}]->(b:{rel.target}) WHERE NOT b.{dst_key} IN r.keys DELETE e",
+        rows,
+    )
 
 
 def rel_merge(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     rel = schema().rels[rel_type]
     src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
     sets = ", ".join(f"e.{col} = r.{col}" for col in rel.columns)
-    return (f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
-            f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
-            f"MERGE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""), rows)
+    return (
+        f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
+        f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
+        f"MERGE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""),
+        rows,
+    )
 
 
 def _loads(value: str | None) -> dict[str, Any]:

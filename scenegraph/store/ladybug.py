@@ -8,9 +8,10 @@ every statement goes through one connection under a lock. Read-only statements r
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ladybug
 import pyarrow as pa
@@ -22,9 +23,29 @@ from ..schema import CYPHER_DIR, schema, statements
 from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
 
 DB_FILE = "graph.lbug"
-_SCALAR_TYPES = frozenset({"STRING", "INT64", "INT32", "INT16", "INT8", "UINT64", "UINT32",
-                           "DOUBLE", "FLOAT", "BOOL", "BOOLEAN", "DATE", "TIMESTAMP", "INTERVAL",
-                           "SERIAL", "UUID", "BLOB", "DECIMAL", "ANY"})
+_SCALAR_TYPES = frozenset(
+    {
+        "STRING",
+        "INT64",
+        "INT32",
+        "INT16",
+        "INT8",
+        "UINT64",
+        "UINT32",
+        "DOUBLE",
+        "FLOAT",
+        "BOOL",
+        "BOOLEAN",
+        "DATE",
+        "TIMESTAMP",
+        "INTERVAL",
+        "SERIAL",
+        "UUID",
+        "BLOB",
+        "DECIMAL",
+        "ANY",
+    }
+)
 WRITE_BATCH = 5_000
 # LadybugDB gives back the memory its write transactions leave behind only when the database
 # is closed: without this, generating 200,000 expressions grew the process by ~7 KB each (1.4 GB);
@@ -58,14 +79,15 @@ class LadybugStore(Store):
             except RuntimeError as exc:
                 raise StoreUnavailable(
                     f"cannot open the embedded store {path}: {exc} — if another scenegraph "
-                    "process (load, embed, generate) is writing to it, wait for it or stop it") from exc
+                    "process (load, embed, generate) is writing to it, wait for it or stop it"
+                ) from exc
         return self._conn
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
-                self._db.close()
+                cast(ladybug.Database, self._db).close()  # opened before the connection
             self._conn = self._db = None
             self._rows_written = 0
 
@@ -73,21 +95,24 @@ class LadybugStore(Store):
 
     def _execute(self, cypher: str, params: dict[str, Any] | None = None) -> QueryResult:
         try:
-            result = self._connection().execute(cypher, params or {})
+            # One statement gives one result (a list comes only from several).
+            result = cast(ladybug.QueryResult, self._connection().execute(cypher, params or {}))
         except RuntimeError as exc:
             raise StoreError(f"query failed: {exc}") from exc
         columns = result.get_column_names()
-        rows = result.get_all()
+        rows = cast(list[list[Any]], result.get_all())  # lists: the connection is not as_dict
         # Only nodes, relationships, paths and containers need converting; scalars stay as they are.
-        nested = [i for i, kind in enumerate(result.get_column_data_types())
-                  if kind not in _SCALAR_TYPES]
+        nested = [
+            i for i, kind in enumerate(result.get_column_data_types()) if kind not in _SCALAR_TYPES
+        ]
         for row in rows if nested else ():
             for i in nested:
                 row[i] = _plain(row[i])
         return QueryResult.model_construct(columns=columns, rows=rows)
 
-    def run(self, cypher: str, params: dict[str, Any] | None = None, *,
-            write: bool = False) -> QueryResult:
+    def run(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> QueryResult:
         with self._lock:
             if write:
                 return self._execute(cypher, params)
@@ -100,10 +125,8 @@ class LadybugStore(Store):
 
     def _end_transaction(self, how: str) -> None:
         # A failed statement has already ended the transaction in LadybugDB.
-        try:
+        with contextlib.suppress(RuntimeError):
             self._connection().execute(how)
-        except RuntimeError:
-            pass
 
     def init_schema(self) -> None:
         with self._lock:
@@ -138,8 +161,10 @@ class LadybugStore(Store):
         added: dict[str, set] = {}
         for label, table in schema().nodes.items():
             if rows := batch.node_rows(label):
-                known = self._existing(f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
-                                       {"k": [row[table.key] for row in rows]})
+                known = self._existing(
+                    f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
+                    {"k": [row[table.key] for row in rows]},
+                )
                 new = [r for r in rows if r[table.key] not in known]
                 added[label] = {r[table.key] for r in new}
                 yield ("copy", label), new
@@ -155,7 +180,8 @@ class LadybugStore(Store):
                 known = self._existing(
                     f"MATCH (a:{rel.source} {{{src_key}: s}})-[:{rel_type}]->"
                     f"(b:{rel.target} {{{dst_key}: d}}) RETURN a.{src_key}, b.{dst_key}",
-                    {"s": [row["src"] for row in rows], "d": [row["dst"] for row in rows]})
+                    {"s": [row["src"] for row in rows], "d": [row["dst"] for row in rows]},
+                )
                 yield ("copy", rel_type), [r for r in rows if (r["src"], r["dst"]) not in known]
                 if rel.columns and (old := [r for r in rows if (r["src"], r["dst"]) in known]):
                     yield rel_merge(rel_type, old)
@@ -163,9 +189,14 @@ class LadybugStore(Store):
     def _existing(self, match_return: str, columns: dict[str, list[Any]]) -> set:
         """Which of the given keys (or key pairs) the store has: one LOAD FROM over an Arrow
         table, far cheaper than binding thousands of UNWIND parameters."""
-        rows = self._execute("LOAD FROM $keys " + match_return,
-                             {"keys": pa.table({name: pa.array(values, pa.string())
-                                                for name, values in columns.items()})}).rows
+        rows = self._execute(
+            "LOAD FROM $keys " + match_return,
+            {
+                "keys": pa.table(
+                    {name: pa.array(values, pa.string()) for name, values in columns.items()}
+                )
+            },
+        ).rows
         return {row[0] if len(row) == 1 else tuple(row) for row in rows}
 
     def _apply(self, how: str | tuple[str, str], rows: list[dict[str, Any]]) -> None:
@@ -178,11 +209,15 @@ class LadybugStore(Store):
 
 def _chunks(rows: list[Any], size: int = WRITE_BATCH):
     for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+        yield rows[start : start + size]
 
 
-_ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "DOUBLE": pa.float64(),
-                "BOOLEAN": pa.bool_()}
+_ARROW_TYPES = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+}
 
 
 def _arrow(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -191,11 +226,11 @@ def _arrow(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
         columns = list(schema().nodes[table_name].columns.items())
         names = [name for name, _ in columns]
     else:
-        columns = [("src", "STRING"), ("dst", "STRING"),
-                   *schema().rels[table_name].columns.items()]
+        columns = [("src", "STRING"), ("dst", "STRING"), *schema().rels[table_name].columns.items()]
         names = ["from", "to", *schema().rels[table_name].columns]
-    arrays = [pa.array([row.get(name) for row in rows], type=_ARROW_TYPES[kind])
-              for name, kind in columns]
+    arrays = [
+        pa.array([row.get(name) for row in rows], type=_ARROW_TYPES[kind]) for name, kind in columns
+    ]
     return pa.Table.from_arrays(arrays, names=names)
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import neo4j
@@ -36,8 +37,14 @@ DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
 class Neo4jStore(Store):
     dialect = "neo4j"
 
-    def __init__(self, uri: str, read_only: bool = False, user: str | None = None,
-                 password: str | None = None, database: str | None = None):
+    def __init__(
+        self,
+        uri: str,
+        read_only: bool = False,
+        user: str | None = None,
+        password: str | None = None,
+        database: str | None = None,
+    ):
         self.uri = uri
         self.read_only = read_only
         self.user = user or os.environ.get("NEO4J_USER", "neo4j")
@@ -53,8 +60,9 @@ class Neo4jStore(Store):
 
     def _session(self, access_mode: str = neo4j.WRITE_ACCESS) -> neo4j.Session:
         if self._driver is None:
-            driver = neo4j.GraphDatabase.driver(self.uri, auth=(self.user, self._password),
-                                                notifications_min_severity="OFF")
+            driver = neo4j.GraphDatabase.driver(
+                self.uri, auth=(self.user, self._password), notifications_min_severity="OFF"
+            )
             with self._translated():
                 driver.verify_connectivity()
             self._driver = driver
@@ -72,24 +80,27 @@ class Neo4jStore(Store):
         except neo4j_errors.AuthError as exc:
             raise StoreUnavailable(
                 f"Neo4j at {self.uri} refused the credentials of user {self.user!r}: "
-                "set NEO4J_USER and NEO4J_PASSWORD") from exc
+                "set NEO4J_USER and NEO4J_PASSWORD"
+            ) from exc
         except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired) as exc:
             raise StoreUnavailable(
-                f"cannot reach Neo4j at {self.uri}: is the server running "
-                "(docker compose up -d)?") from exc
+                f"cannot reach Neo4j at {self.uri}: is the server running (docker compose up -d)?"
+            ) from exc
         except neo4j_errors.ClientError as exc:
             if exc.code == DATABASE_NOT_FOUND:
                 raise StoreUnavailable(
                     f"Neo4j at {self.uri} has no database {self.database!r}: set NEO4J_DATABASE "
-                    "or create it (CREATE DATABASE needs Enterprise; Community has 'neo4j')") from exc
+                    "or create it (CREATE DATABASE needs Enterprise; Community has 'neo4j')"
+                ) from exc
             raise StoreError(f"query failed: {exc.message}") from exc
         except neo4j_errors.Neo4jError as exc:
             raise StoreError(f"query failed: {exc.message}") from exc
 
     # -- primitives ---------------------------------------------------------------------
 
-    def run(self, cypher: str, params: dict[str, Any] | None = None, *,
-            write: bool = False) -> QueryResult:
+    def run(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> QueryResult:
         params = params or {}
         if write:
             with self._translated(), self._session() as session:
@@ -108,7 +119,7 @@ class Neo4jStore(Store):
         with self._translated(), self._session() as session:
             for query, rows in upsert_statements(batch):
                 for start in range(0, len(rows), WRITE_BATCH):
-                    chunk = rows[start:start + WRITE_BATCH]
+                    chunk = rows[start : start + WRITE_BATCH]
                     session.execute_write(_consume, query, {"rows": chunk})
                     if progress:
                         progress(len(chunk))
@@ -128,20 +139,25 @@ def _collect(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) 
 def _collect_read(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> QueryResult:
     plan = tx.run("EXPLAIN " + cypher, params).consume()
     if plan.query_type != "r":
-        raise ReadOnlyViolation(f"refused: Neo4j plans this statement as {plan.query_type!r}, "
-                                "not a read; run it with --write if you mean to change the store")
+        raise ReadOnlyViolation(
+            f"refused: Neo4j plans this statement as {plan.query_type!r}, "
+            "not a read; run it with --write if you mean to change the store"
+        )
     return _collect(tx, cypher, params)
 
 
 def _plain(value: Any) -> Any:
-    """Nodes and relationships as plain dicts (properties plus `_label`), like the embedded store."""
+    """Nodes and relationships as plain dicts (properties plus `_label`), like the embedded
+    store."""
     if isinstance(value, neo4j.graph.Node):
         return {**dict(value), "_label": next(iter(sorted(value.labels)), "")}
     if isinstance(value, neo4j.graph.Relationship):
         return {**dict(value), "_label": value.type}
     if isinstance(value, neo4j.graph.Path):
-        return {"_nodes": [_plain(n) for n in value.nodes],
-                "_rels": [_plain(r) for r in value.relationships]}
+        return {
+            "_nodes": [_plain(n) for n in value.nodes],
+            "_rels": [_plain(r) for r in value.relationships],
+        }
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -13,9 +13,10 @@ import hmac
 import io
 import tempfile
 import zipfile
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator, Callable, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -23,8 +24,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from ..errors import (ConfigError, ReadOnlyViolation, SceneGraphError, StoreError,
-                      StoreUnavailable, VectorIndexError)
+from ..errors import (
+    ConfigError,
+    ReadOnlyViolation,
+    SceneGraphError,
+    StoreError,
+    StoreUnavailable,
+    VectorIndexError,
+)
 from ..hyperlexeme import Lexicon
 from ..schema import schema
 from ..store.base import Store
@@ -42,17 +49,25 @@ FACET_LIMIT = 1_000
 CYTOSCAPE_STYLE_HASH = "'sha256-pgvDUBa4IjFA2yuSJ2cqcyxmNYJMborsd0ORcRv9vw8='"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
-                               f"style-src 'self' {CYTOSCAPE_STYLE_HASH}; "
-                               "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
-                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    f"style-src 'self' {CYTOSCAPE_STYLE_HASH}; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-STATUS_OF = [(ReadOnlyViolation, 403), (StoreUnavailable, 503), (StoreError, 400),
-             (ConfigError, 400), (VectorIndexError, 409), (SceneGraphError, 400)]
-NOT_BUILT = ("<!doctype html><meta charset=utf-8><title>scenegraph explorer</title>"
-             "<p>The explorer page is not built. Run <code>scripts/build-web.sh</code> "
-             "(or <code>make test</code>) in the scenegraph checkout, then reload.</p>")
+STATUS_OF = [
+    (ReadOnlyViolation, 403),
+    (StoreUnavailable, 503),
+    (StoreError, 400),
+    (ConfigError, 400),
+    (VectorIndexError, 409),
+    (SceneGraphError, 400),
+]
+NOT_BUILT = (
+    "<!doctype html><meta charset=utf-8><title>scenegraph explorer</title>"
+    "<p>The explorer page is not built. Run <code>scripts/build-web.sh</code> "
+    "(or <code>make test</code>) in the scenegraph checkout, then reload.</p>"
+)
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -86,8 +101,9 @@ class ExportRequest(BaseModel):
     subtree: bool = True
 
 
-def create_app(store_uri: str | None, token: str | None = None,
-               loopback_only: bool = True) -> FastAPI:
+def create_app(
+    store_uri: str | None, token: str | None = None, loopback_only: bool = True
+) -> FastAPI:
     """The explorer for the store at ``store_uri`` (opened read-only on first use)."""
     session = StoreSession(store_uri)
 
@@ -96,8 +112,13 @@ def create_app(store_uri: str | None, token: str | None = None,
         yield
         session.close()
 
-    app = FastAPI(title="scenegraph explorer", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json", lifespan=lifespan)
+    app = FastAPI(
+        title="scenegraph explorer",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
     app.state.session = session
     if loopback_only:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_HOSTS))
@@ -112,8 +133,12 @@ def _add_guards(app: FastAPI, token: str | None) -> None:
     async def guard(request: Request, call_next: Callable) -> Response:
         if token and request.url.path.startswith("/api/") and not _token_ok(request, token):
             response: Response = JSONResponse(
-                {"error": "this explorer needs its token: open the address `scenegraph serve` "
-                          "printed (it ends in #token=…)"}, status_code=401)
+                {
+                    "error": "this explorer needs its token: open the address `scenegraph serve` "
+                    "printed (it ends in #token=…)"
+                },
+                status_code=401,
+            )
         else:
             response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
@@ -184,8 +209,7 @@ def _add_api(app: FastAPI, session: StoreSession) -> None:
         return found or _not_found(f"{label} {key!r}")
 
     @app.get("/api/expand")
-    def expand(label: str, key: str, limit: Limit = 100,
-               by: ExpandBy = "graph") -> graph.Graph:
+    def expand(label: str, key: str, limit: Limit = 100, by: ExpandBy = "graph") -> graph.Graph:
         present = rel_types()
         with session.use() as store:
             if by == "graph":
@@ -208,16 +232,22 @@ def _add_api(app: FastAPI, session: StoreSession) -> None:
     def export(request: Annotated[ExportRequest, Body()]) -> Response:
         with session.use() as store:
             data = _export_zip(store, request)
-        return Response(data, media_type="application/zip", headers={
-            "Content-Disposition": 'attachment; filename="scenegraph-export.zip"'})
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="scenegraph-export.zip"'},
+        )
 
 
 def _facets(store: Store) -> Facets:
-    archetypes = store.run("MATCH (a:Archetype) RETURN a.name ORDER BY a.name LIMIT $n",
-                           {"n": FACET_LIMIT}).column()
-    styles = store.run("MATCH (e:Expression) WHERE e.style IS NOT NULL "
-                       "RETURN DISTINCT e.style AS style ORDER BY style LIMIT $n",
-                       {"n": FACET_LIMIT}).column()
+    archetypes = store.run(
+        "MATCH (a:Archetype) RETURN a.name ORDER BY a.name LIMIT $n", {"n": FACET_LIMIT}
+    ).column()
+    styles = store.run(
+        "MATCH (e:Expression) WHERE e.style IS NOT NULL "
+        "RETURN DISTINCT e.style AS style ORDER BY style LIMIT $n",
+        {"n": FACET_LIMIT},
+    ).column()
     return Facets(archetypes=archetypes, styles=styles)
 
 
@@ -235,13 +265,17 @@ def _matching(store: Store, selection: Selection) -> list[str]:
     """The selected scenes that evoke the archetype and have an expression in the style."""
     ids: list[Any] = list(dict.fromkeys(selection.scene_ids))
     if selection.archetype:
-        ids = store.run("UNWIND $ids AS sid MATCH (s:Scene {id: sid})-[:EVOKES]->"
-                        "(:Archetype {name: $name}) RETURN s.id",
-                        {"ids": ids, "name": selection.archetype}).column()
+        ids = store.run(
+            "UNWIND $ids AS sid MATCH (s:Scene {id: sid})-[:EVOKES]->"
+            "(:Archetype {name: $name}) RETURN s.id",
+            {"ids": ids, "name": selection.archetype},
+        ).column()
     if selection.style and ids:
-        ids = store.run("UNWIND $ids AS sid MATCH (e:Expression)-[:EXPRESSES]->(s:Scene {id: sid}) "
-                        "WHERE e.style = $style RETURN DISTINCT s.id",
-                        {"ids": ids, "style": selection.style}).column()
+        ids = store.run(
+            "UNWIND $ids AS sid MATCH (e:Expression)-[:EXPRESSES]->(s:Scene {id: sid}) "
+            "WHERE e.style = $style RETURN DISTINCT s.id",
+            {"ids": ids, "style": selection.style},
+        ).column()
     return sorted(ids)
 
 
@@ -253,8 +287,12 @@ def _export_zip(store: Store, request: ExportRequest) -> bytes:
         raise ConfigError(f"export is not available: {exc}") from exc
     if not request.scene_ids:
         raise ConfigError("select at least one scene to export")
-    options = ExportOptions(scene_ids=request.scene_ids, archetypes=request.archetypes,
-                            styles=request.styles, subtree=request.subtree)
+    options = ExportOptions(
+        scene_ids=request.scene_ids,
+        archetypes=request.archetypes,
+        styles=request.styles,
+        subtree=request.subtree,
+    )
     with tempfile.TemporaryDirectory(prefix="scenegraph-export-") as tmp:
         out_dir = Path(tmp) / "export"
         export_dataset(store, out_dir, options)

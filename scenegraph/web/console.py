@@ -35,14 +35,17 @@ def run_read_only(store: Store, request: CypherRequest) -> CypherAnswer:
     rows = result.rows[:ROW_LIMIT]
     nodes = {n.id: n for n in nodes_in(rows)}
     shown = list(nodes.values())[:GRAPH_NODE_LIMIT]
-    graph = Graph(nodes=shown, edges=connect(store, shown) if shown else [],
-                  truncated=len(nodes) > GRAPH_NODE_LIMIT)
+    graph = Graph(
+        nodes=shown,
+        edges=connect(store, shown) if shown else [],
+        truncated=len(nodes) > GRAPH_NODE_LIMIT,
+    )
     notices = []
     if len(result.rows) > ROW_LIMIT:
-        notices.append(f"showing the first {ROW_LIMIT} of {len(result.rows)} rows; "
-                       "add LIMIT to the query")
+        notices.append(
+            f"showing the first {ROW_LIMIT} of {len(result.rows)} rows; add LIMIT to the query"
+        )
     if graph.truncated:
         notices.append(f"the graph shows the first {GRAPH_NODE_LIMIT} of {len(nodes)} nodes")
     graph.notices = notices
-    return CypherAnswer(columns=result.columns, rows=rows, row_count=len(result.rows),
-                        graph=graph)
+    return CypherAnswer(columns=result.columns, rows=rows, row_count=len(result.rows), graph=graph)

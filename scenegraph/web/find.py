@@ -73,10 +73,12 @@ def search(store: Store, text: str, k: int, lexicon: Lexicon | None = None) -> S
     return SearchResult(query=query, hits=found, notices=notices)
 
 
-def _hyperlexeme_hits(store: Store, word: str, k: int, lexicon: Lexicon | None,
-                      hits: _Hits) -> None:
-    named = store.run("MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id",
-                      {"form": word}).column()
+def _hyperlexeme_hits(
+    store: Store, word: str, k: int, lexicon: Lexicon | None, hits: _Hits
+) -> None:
+    named = store.run(
+        "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id", {"form": word}
+    ).column()
     for scene_id in sorted(named):
         hits.add(scene_id, 1.0, "hyperlexeme", [f"hyperlexeme {word}"])
     if named or lexicon is None or len(word) < MIN_FUSED_LETTERS:
@@ -86,8 +88,9 @@ def _hyperlexeme_hits(store: Store, word: str, k: int, lexicon: Lexicon | None,
             continue
         reason = "parsed as " + " + ".join(candidate.names)
         for match in candidate.scenes[:k]:
-            hits.add(match.id, round(match.covered / (1 + candidate.cost), 3), "hyperlexeme",
-                     [reason])
+            hits.add(
+                match.id, round(match.covered / (1 + candidate.cost), 3), "hyperlexeme", [reason]
+            )
 
 
 def _semantic_hits(store: Store, query: str, k: int, hits: _Hits) -> list[str]:
@@ -101,9 +104,11 @@ def _semantic_hits(store: Store, query: str, k: int, hits: _Hits) -> list[str]:
 
 
 def _text_hits(store: Store, query: str, k: int, hits: _Hits) -> None:
-    rows = store.run("MATCH (s:Scene) WHERE toLower(s.title) CONTAINS $q "
-                     "OR toLower(s.text) CONTAINS $q RETURN s.id ORDER BY s.id LIMIT $k",
-                     {"q": query.lower(), "k": k}).column()
+    rows = store.run(
+        "MATCH (s:Scene) WHERE toLower(s.title) CONTAINS $q "
+        "OR toLower(s.text) CONTAINS $q RETURN s.id ORDER BY s.id LIMIT $k",
+        {"q": query.lower(), "k": k},
+    ).column()
     for scene_id in rows:
         hits.add(scene_id, 0.5, "text", [f"its title or text contains “{query}”"])
 
@@ -116,8 +121,11 @@ def similar(store: Store, scene_id: str, limit: int, mode: NeighbourMode) -> Gra
         return Graph(notices=[str(exc)])
     center = ref("Scene", scene_id)
     nodes = scene_nodes(store, [h.id for h in found])
-    edges = [make_edge("SIMILAR", center, nodes[h.id].id, float(h.score), _reasons(h))
-             for h in found if h.id in nodes]
+    edges = [
+        make_edge("SIMILAR", center, nodes[h.id].id, float(h.score), _reasons(h))
+        for h in found
+        if h.id in nodes
+    ]
     return Graph(nodes=list(nodes.values()), edges=edges)
 
 

@@ -8,7 +8,8 @@ both stores speak: typed patterns, ``UNION ALL`` of typed branches, no dialect f
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -18,8 +19,13 @@ from ..store.base import Store
 
 CAPTION_CHARS = 48
 # Per label, the properties a caption is taken from (the first one set; else the key).
-CAPTION_PROPERTIES = {"Scene": ("title", "text"), "Component": ("name",), "Archetype": ("name",),
-                      "Hyperlexeme": ("form",), "Expression": ("text",)}
+CAPTION_PROPERTIES = {
+    "Scene": ("title", "text"),
+    "Component": ("name",),
+    "Archetype": ("name",),
+    "Hyperlexeme": ("form",),
+    "Expression": ("text",),
+}
 KIND_PROPERTY = {"Component": "kind", "Hyperlexeme": "kind", "Expression": "form"}
 SCORED = {"RESONATES": "score"}
 # Edges that say "alike" rather than "part of" or "next": drawn dashed.
@@ -54,12 +60,15 @@ class Graph(BaseModel):
     truncated: bool = False
     notices: list[str] = []
 
-    def merge(self, other: "Graph") -> "Graph":
+    def merge(self, other: Graph) -> Graph:
         nodes = {n.id: n for n in [*self.nodes, *other.nodes]}
         edges = {e.id: e for e in [*self.edges, *other.edges]}
-        return Graph(nodes=list(nodes.values()), edges=list(edges.values()),
-                     truncated=self.truncated or other.truncated,
-                     notices=[*self.notices, *other.notices])
+        return Graph(
+            nodes=list(nodes.values()),
+            edges=list(edges.values()),
+            truncated=self.truncated or other.truncated,
+            notices=[*self.notices, *other.notices],
+        )
 
 
 def ref(label: str, key: Any) -> str:
@@ -69,14 +78,25 @@ def ref(label: str, key: Any) -> str:
 def caption(text: Any) -> str:
     """One short line for the canvas."""
     line = " ".join(str(text if text is not None else "").split())
-    return line if len(line) <= CAPTION_CHARS else line[:CAPTION_CHARS - 1] + "…"
+    return line if len(line) <= CAPTION_CHARS else line[: CAPTION_CHARS - 1] + "…"
 
 
-def make_edge(rel_type: str, source: str, target: str, score: float | None = None,
-              reasons: list[str] | None = None) -> GraphEdge:
-    return GraphEdge(id=f"{rel_type}|{source}|{target}", source=source, target=target,
-                     type=rel_type, score=score, semantic=rel_type in SEMANTIC_TYPES,
-                     reasons=reasons or [])
+def make_edge(
+    rel_type: str,
+    source: str,
+    target: str,
+    score: float | None = None,
+    reasons: list[str] | None = None,
+) -> GraphEdge:
+    return GraphEdge(
+        id=f"{rel_type}|{source}|{target}",
+        source=source,
+        target=target,
+        type=rel_type,
+        score=score,
+        semantic=rel_type in SEMANTIC_TYPES,
+        reasons=reasons or [],
+    )
 
 
 def check_label(label: str) -> str:
@@ -96,8 +116,13 @@ def node_from_properties(label: str, props: dict[str, Any]) -> GraphNode | None:
 
 
 def _node(label: str, key: Any, text: Any, kind: Any) -> GraphNode:
-    return GraphNode(id=ref(label, key), label=label, key=str(key),
-                     caption=caption(text if text else key), kind=str(kind or ""))
+    return GraphNode(
+        id=ref(label, key),
+        label=label,
+        key=str(key),
+        caption=caption(text if text else key),
+        kind=str(kind or ""),
+    )
 
 
 def _columns(label: str, var: str = "n") -> str:
@@ -119,8 +144,9 @@ def _columns(label: str, var: str = "n") -> str:
     return f"{var}.{key} AS key, left({text}, {CAPTION_CHARS}) AS caption, {kind} AS kind"
 
 
-def _branches(label: str, others: Iterable[str],
-              rel_types: Collection[str] | None) -> list[tuple[str, bool, str]]:
+def _branches(
+    label: str, others: Iterable[str], rel_types: Collection[str] | None
+) -> list[tuple[str, bool, str]]:
     """(relationship type, outgoing?, label at the other end) for the edges a label can have."""
     others = set(others)
     out = []
@@ -143,9 +169,14 @@ def _pattern(label: str, rel_type: str, outgoing: bool, other: str) -> str:
     return f"MATCH (c:{label} {{{schema().key_of(label)}: $key}}){arrow}(n:{other})"
 
 
-def expand(store: Store, label: str, key: str, limit: int,
-           others: Iterable[str] = EXPANDED_LABELS,
-           rel_types: Collection[str] | None = None) -> Graph:
+def expand(
+    store: Store,
+    label: str,
+    key: str,
+    limit: int,
+    others: Iterable[str] = EXPANDED_LABELS,
+    rel_types: Collection[str] | None = None,
+) -> Graph:
     """The node's direct neighbours over every relationship type, at most ``limit`` in all.
 
     One round trip: a ``UNION ALL`` with a branch per relationship type and direction, each cut
@@ -161,8 +192,10 @@ def expand(store: Store, label: str, key: str, limit: int,
     queries = []
     for index, (rel_type, outgoing, other) in enumerate(branches):
         score = f"r.{SCORED[rel_type]}" if rel_type in SCORED else "1.0"
-        queries.append(f"{_pattern(label, rel_type, outgoing, other)} RETURN {index} AS branch, "
-                       f"{_columns(other)}, {score} AS score LIMIT {int(limit) + 1}")
+        queries.append(
+            f"{_pattern(label, rel_type, outgoing, other)} RETURN {index} AS branch, "
+            f"{_columns(other)}, {score} AS score LIMIT {int(limit) + 1}"
+        )
     rows = store.run(" UNION ALL ".join(queries), {"key": key}).rows
     rows.sort(key=lambda row: (row[0], str(row[1])))
     graph = Graph(truncated=len(rows) > limit)
@@ -171,35 +204,48 @@ def expand(store: Store, label: str, key: str, limit: int,
         node = _node(other, other_key, text, kind)
         graph.nodes.append(node)
         source, target = (center, node.id) if outgoing else (node.id, center)
-        graph.edges.append(make_edge(rel_type, source, target,
-                                     score if rel_type in SCORED else None))
+        graph.edges.append(
+            make_edge(rel_type, source, target, score if rel_type in SCORED else None)
+        )
     if graph.truncated:
-        graph.notices.append(f"{center}: showing the first {limit} neighbours; "
-                             "raise the limit to see more")
+        graph.notices.append(
+            f"{center}: showing the first {limit} neighbours; raise the limit to see more"
+        )
     return graph
 
 
-def degree(store: Store, label: str, key: str, others: Iterable[str] = EXPANDED_LABELS,
-           rel_types: Collection[str] | None = None) -> int:
+def degree(
+    store: Store,
+    label: str,
+    key: str,
+    others: Iterable[str] = EXPANDED_LABELS,
+    rel_types: Collection[str] | None = None,
+) -> int:
     """How many neighbours ``expand`` could show without a limit."""
-    return sum(store.run(f"{_pattern(label, *branch)} RETURN count(n)", {"key": key}).rows[0][0]
-               for branch in _branches(check_label(label), others, rel_types))
+    return sum(
+        store.run(f"{_pattern(label, *branch)} RETURN count(n)", {"key": key}).rows[0][0]
+        for branch in _branches(check_label(label), others, rel_types)
+    )
 
 
 def find_node(store: Store, label: str, key: str) -> tuple[GraphNode, dict[str, Any]] | None:
     """A node and its properties, or None when the store has no such node."""
-    rows = store.run(f"MATCH (n:{check_label(label)} {{{schema().key_of(label)}: $key}}) "
-                     "RETURN n", {"key": key}).rows
+    rows = store.run(
+        f"MATCH (n:{check_label(label)} {{{schema().key_of(label)}: $key}}) RETURN n", {"key": key}
+    ).rows
     if not rows:
         return None
     props = {k: v for k, v in rows[0][0].items() if not k.startswith("_")}
-    return node_from_properties(label, props), props
+    # Matched by its key, so the node has one: node_from_properties gives no None here.
+    return cast(GraphNode, node_from_properties(label, props)), props
 
 
 def scene_nodes(store: Store, ids: Iterable[str]) -> dict[str, GraphNode]:
     """Scene nodes for the ids that exist, by id, with their captions."""
-    rows = store.run(f"UNWIND $ids AS sid MATCH (n:Scene {{id: sid}}) RETURN {_columns('Scene')}",
-                     {"ids": list(dict.fromkeys(ids))}).rows
+    rows = store.run(
+        f"UNWIND $ids AS sid MATCH (n:Scene {{id: sid}}) RETURN {_columns('Scene')}",
+        {"ids": list(dict.fromkeys(ids))},
+    ).rows
     return {key: _node("Scene", key, text, kind) for key, text, kind in rows}
 
 
@@ -232,7 +278,12 @@ def connect(store: Store, nodes: Iterable[GraphNode]) -> list[GraphEdge]:
         rows = store.run(
             f"UNWIND $src AS k MATCH (a:{rel.source} {{{src_key}: k}})-[r:{rel.type}]->"
             f"(b:{rel.target}) WHERE b.{dst_key} IN $dst RETURN a.{src_key}, b.{dst_key}, {score}",
-            {"src": keys[rel.source], "dst": keys[rel.target]}).rows
-        edges += [make_edge(rel.type, ref(rel.source, a), ref(rel.target, b),
-                            s if rel.type in SCORED else None) for a, b, s in rows]
+            {"src": keys[rel.source], "dst": keys[rel.target]},
+        ).rows
+        edges += [
+            make_edge(
+                rel.type, ref(rel.source, a), ref(rel.target, b), s if rel.type in SCORED else None
+            )
+            for a, b, s in rows
+        ]
     return edges

@@ -12,9 +12,10 @@ import fcntl
 import os
 import struct
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -42,7 +43,8 @@ def writer_pid(database_file: Path) -> int | None:
     try:
         probe = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0).ljust(_FLOCK_SIZE, b"\0")
         lock_type, _, _, _, pid = _FLOCK.unpack(
-            fcntl.fcntl(fd, fcntl.F_GETLK, probe)[:_FLOCK.size])
+            fcntl.fcntl(fd, fcntl.F_GETLK, probe)[: _FLOCK.size]
+        )
     except OSError:
         return None
     finally:
@@ -135,9 +137,11 @@ class StoreSession:
 
 def _status_message(status: StoreStatus) -> str | None:
     if status.writer_pid:
-        return (f"Another process (PID {status.writer_pid}) holds the write lock on this store: "
-                "you see the graph as it was when the explorer opened it. Reload when that "
-                "process has finished.")
+        return (
+            f"Another process (PID {status.writer_pid}) holds the write lock on this store: "
+            "you see the graph as it was when the explorer opened it. Reload when that "
+            "process has finished."
+        )
     if status.changed:
         return "The store changed on disk since the explorer opened it: reload to see the changes."
     return None

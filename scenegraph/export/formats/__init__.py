@@ -82,8 +82,10 @@ class JsonLinesFormat(Format):
     def close(self) -> list[Output]:
         for handle in self.files.values():
             handle.close()
-        return [Output(split, f"{self.relative}/{self.file_name(split)}", self.rows[split])
-                for split in self.files]
+        return [
+            Output(split, f"{self.relative}/{self.file_name(split)}", self.rows[split])
+            for split in self.files
+        ]
 
 
 def open_output(path: Path, options: ExportOptions) -> BinaryIO:

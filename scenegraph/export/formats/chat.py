@@ -25,16 +25,34 @@ class ShareGPTFormat(JsonLinesFormat):
     name = "sharegpt"
 
     def lines(self, part: Part) -> list[bytes]:
-        return [orjson.dumps({"conversations": [{"from": "human", "value": pair.prompt},
-                                                {"from": "gpt", "value": pair.completion}],
-                              "system": pair.system}, option=NEWLINE)
-                for pair in part.pairs]
+        return [
+            orjson.dumps(
+                {
+                    "conversations": [
+                        {"from": "human", "value": pair.prompt},
+                        {"from": "gpt", "value": pair.completion},
+                    ],
+                    "system": pair.system,
+                },
+                option=NEWLINE,
+            )
+            for pair in part.pairs
+        ]
 
 
 class AlpacaFormat(JsonLinesFormat):
     name = "alpaca"
 
     def lines(self, part: Part) -> list[bytes]:
-        return [orjson.dumps({"instruction": pair.instruction, "input": pair.input,
-                              "output": pair.completion, "system": pair.system}, option=NEWLINE)
-                for pair in part.pairs]
+        return [
+            orjson.dumps(
+                {
+                    "instruction": pair.instruction,
+                    "input": pair.input,
+                    "output": pair.completion,
+                    "system": pair.system,
+                },
+                option=NEWLINE,
+            )
+            for pair in part.pairs
+        ]

@@ -17,22 +17,42 @@ from ..options import ExportOptions
 from . import Format, Output, Part
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
-SCHEMA = pa.schema([
-    ("id", pa.string()), ("direction", pa.string()), ("scene_ids", pa.list_(pa.string())),
-    ("expression_id", pa.string()), ("source_expression_id", pa.string()),
-    ("style", pa.string()), ("register", pa.string()), ("tone", pa.string()),
-    ("form", pa.string()), ("target", pa.string()), ("lang", pa.string()),
-    ("messages", pa.list_(MESSAGE)),
-])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("direction", pa.string()),
+        ("scene_ids", pa.list_(pa.string())),
+        ("expression_id", pa.string()),
+        ("source_expression_id", pa.string()),
+        ("style", pa.string()),
+        ("register", pa.string()),
+        ("tone", pa.string()),
+        ("form", pa.string()),
+        ("target", pa.string()),
+        ("lang", pa.string()),
+        ("messages", pa.list_(MESSAGE)),
+    ]
+)
 
 
 def pair_table(part: Part) -> pa.Table:
     columns: dict[str, list] = {name: [] for name in SCHEMA.names}
     for pair in part.pairs:
         expr = pair.expression
-        values = (pair.id, pair.direction, expr.scene_ids, expr.id,
-                  pair.source.id if pair.source is not None else None, expr.style,
-                  expr.register, expr.tone, expr.form, expr.target, expr.lang, pair.messages())
+        values = (
+            pair.id,
+            pair.direction,
+            expr.scene_ids,
+            expr.id,
+            pair.source.id if pair.source is not None else None,
+            expr.style,
+            expr.register,
+            expr.tone,
+            expr.form,
+            expr.target,
+            expr.lang,
+            pair.messages(),
+        )
         for name, value in zip(SCHEMA.names, values):
             columns[name].append(value)
     return pa.table(columns, schema=SCHEMA)
@@ -51,16 +71,20 @@ class ParquetFormat(Format):
         if split not in self.writers:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.writers[split] = pq.ParquetWriter(
-                self.folder / f"{split}.parquet", SCHEMA,
-                compression="zstd" if self.options.compress == "zstd" else "snappy")
+                self.folder / f"{split}.parquet",
+                SCHEMA,
+                compression="zstd" if self.options.compress == "zstd" else "snappy",
+            )
         self.writers[split].write_table(pair_table(part))
         self.rows[split] = self.rows.get(split, 0) + len(part.pairs)
 
     def close(self) -> list[Output]:
         for writer in self.writers.values():
             writer.close()
-        return [Output(split, f"{self.relative}/{split}.parquet", self.rows[split])
-                for split in self.writers]
+        return [
+            Output(split, f"{self.relative}/{split}.parquet", self.rows[split])
+            for split in self.writers
+        ]
 
 
 class HFFormat(Format):
@@ -116,8 +140,9 @@ class HFFormat(Format):
         path = self._stream_path(split)
         loaded = datasets.Dataset.from_file(str(path))
         info = datasets.DatasetInfo(description=f"scenegraph export {self.options.name}, {split}")
-        return datasets.Dataset(loaded.data, info=info, split=split,
-                                fingerprint=_file_sha256(path)[:16])
+        return datasets.Dataset(
+            loaded.data, info=info, split=split, fingerprint=_file_sha256(path)[:16]
+        )
 
 
 def _file_sha256(path: Path) -> str:

@@ -16,15 +16,16 @@ comes back as a reference (from ``parts`` or ``leads_to``) unless it has express
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import zip_longest
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
 from ...models import COMPONENT_KINDS
 from ...text import canonical_json
-from . import JsonLinesFormat, Part
 from ..selection import ExpressionRow, SceneView
+from . import JsonLinesFormat, Part
 
 PAIR_FORMS = {"text": "text_human", "symbolic": "text_alt"}
 VOICE = ("style", "target", "register", "tone", "lang")
@@ -44,15 +45,18 @@ class RecordsFormat(JsonLinesFormat):
             home = next(sid for sid in expr.scene_ids if sid in here)
             by_scene.setdefault(home, []).append(expr)
             self.bound_to_one_scene += len(expr.scene_ids) > 1
-        return [orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-                for view in part.scenes
-                for record in scene_records(view, by_scene.get(view.id, []))]
+        return [
+            orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+            for view in part.scenes
+            for record in scene_records(view, by_scene.get(view.id, []))
+        ]
 
     def close(self):
         if self.bound_to_one_scene:
             self.warnings.append(
                 f"records: {self.bound_to_one_scene} expressions name several scenes; the "
-                "record shapes hold one scene per expression, so each was written under one")
+                "record shapes hold one scene per expression, so each was written under one"
+            )
         return super().close()
 
 
@@ -61,7 +65,9 @@ def scene_records(view: SceneView, expressions: list[ExpressionRow]) -> Iterator
     paired = [e for e in expressions if _pairable(e, view)]
     # The loader gives an expression without a lang its scene record's lang; a bare record
     # (id and expressions only) has none to give.
-    bare = [e for e in expressions if not _pairable(e, view) and (e.lang is None or not view.defined)]
+    bare = [
+        e for e in expressions if not _pairable(e, view) and (e.lang is None or not view.defined)
+    ]
     rest = [e for e in expressions if not _pairable(e, view) and e not in bare]
     if view.defined:
         yield scene_record(view, rest)
@@ -72,8 +78,13 @@ def scene_records(view: SceneView, expressions: list[ExpressionRow]) -> Iterator
 
 def _pairable(expr: ExpressionRow, view: SceneView) -> bool:
     """A pair record states its scene's lang, so it can only carry an expression in that lang."""
-    return expr.form in PAIR_FORMS and len(expr.scene_ids) == 1 and view.defined \
-        and expr.lang is not None and expr.lang == view.lang
+    return (
+        expr.form in PAIR_FORMS
+        and len(expr.scene_ids) == 1
+        and view.defined
+        and expr.lang is not None
+        and expr.lang == view.lang
+    )
 
 
 def scene_record(view: SceneView, expressions: list[ExpressionRow]) -> dict[str, Any]:
@@ -116,8 +127,7 @@ def pair_records(view: SceneView, expressions: list[ExpressionRow]) -> Iterator[
     for forms in by_voice.values():
         for text, alt in zip_longest(forms.get("text", []), forms.get("symbolic", [])):
             first = text or alt
-            record: dict[str, Any] = {"scene": view.id,
-                                      "components": components(view, meta=True)}
+            record: dict[str, Any] = {"scene": view.id, "components": components(view, meta=True)}
             if text:
                 record["text_human"] = text.text
             if alt:

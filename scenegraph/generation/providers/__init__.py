@@ -23,10 +23,19 @@ def make_provider(options: GenerateOptions, prompts: Prompts) -> Provider:
 
     api_key = os.environ.get(options.api_key_env, "")
     if not api_key and not options.dry_run:
-        raise ConfigError(f"no API key: set {options.api_key_env} (or name another variable with "
-                          "--api-key-env); a local server without auth accepts any value")
+        raise ConfigError(
+            f"no API key: set {options.api_key_env} (or name another variable with "
+            "--api-key-env); a local server without auth accepts any value"
+        )
     base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
-    return OpenAIProvider(model=options.model, api_key=api_key, key_env=options.api_key_env,
-                          base_url=base_url, temperature=options.temperature,
-                          max_tokens=options.max_tokens, seed=options.seed,
-                          json_mode=options.json_mode, timeout_s=options.timeout_s)
+    return OpenAIProvider(
+        model=options.model,
+        api_key=api_key,
+        key_env=options.api_key_env,
+        base_url=base_url,
+        temperature=options.temperature,
+        max_tokens=options.max_tokens,
+        seed=options.seed,
+        json_mode=options.json_mode,
+        timeout_s=options.timeout_s,
+    )

@@ -68,5 +68,5 @@ class Provider(ABC):
         """The templates whose text decides this provider's answers."""
         return PROMPT_TEMPLATES
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 -- an optional hook: a no-op unless overridden
         """Release connections."""

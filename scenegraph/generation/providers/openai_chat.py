@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import openai
@@ -18,25 +18,50 @@ import openai
 from ...errors import ProviderError
 from .base import Ask, Completion, Provider, Rejected, Retryable
 
-RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-             openai.APIConnectionError, openai.ConflictError, openai.APIResponseValidationError)
-FATAL = {openai.AuthenticationError: "the endpoint refused the API key: check {env}",
-         openai.PermissionDeniedError: "the API key may not use this model or endpoint ({env})",
-         openai.NotFoundError: "model or endpoint not found: check --base-url and --model"}
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+
+RETRYABLE = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.ConflictError,
+    openai.APIResponseValidationError,
+)
+FATAL = {
+    openai.AuthenticationError: "the endpoint refused the API key: check {env}",
+    openai.PermissionDeniedError: "the API key may not use this model or endpoint ({env})",
+    openai.NotFoundError: "model or endpoint not found: check --base-url and --model",
+}
 
 
 class OpenAIProvider(Provider):
     name = "openai"
 
-    def __init__(self, *, model: str, api_key: str, key_env: str, base_url: str | None = None,
-                 temperature: float = 0.9, max_tokens: int = 1024, seed: int | None = None,
-                 json_mode: bool = True, timeout_s: float = 60.0):
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str,
+        key_env: str,
+        base_url: str | None = None,
+        temperature: float = 0.9,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        json_mode: bool = True,
+        timeout_s: float = 60.0,
+    ):
         self.model = model
         self.base_url = base_url
         self.endpoint = endpoint_host(base_url)
         self._key, self._key_env = api_key, key_env
-        self._settings = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed,
-                          "json_mode": json_mode}
+        self._settings: dict[str, Any] = {
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "seed": seed,
+            "json_mode": json_mode,
+        }
         self._timeout_s = timeout_s
         self._client: openai.AsyncOpenAI | None = None
 
@@ -45,8 +70,9 @@ class OpenAIProvider(Provider):
 
     def _connect(self) -> openai.AsyncOpenAI:
         if self._client is None:
-            self._client = openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url,
-                                              timeout=self._timeout_s, max_retries=0)
+            self._client = openai.AsyncOpenAI(
+                api_key=self._key, base_url=self.base_url, timeout=self._timeout_s, max_retries=0
+            )
         return self._client
 
     async def complete(self, ask: Ask) -> Completion:
@@ -58,17 +84,24 @@ class OpenAIProvider(Provider):
         started = time.perf_counter()
         try:
             response = await self._connect().chat.completions.create(
-                model=self.model, messages=ask.messages, temperature=self._settings["temperature"],
-                max_tokens=self._settings["max_tokens"], **extra)
+                # Plain {"role", "content"} dicts: the SDK's message TypedDicts, untyped.
+                model=self.model,
+                messages=cast("list[ChatCompletionMessageParam]", ask.messages),
+                temperature=self._settings["temperature"],
+                max_tokens=self._settings["max_tokens"],
+                **extra,
+            )
         except openai.OpenAIError as exc:
             raise self._translate(exc) from None
         choice = response.choices[0] if response.choices else None
         usage = response.usage
-        return Completion(text=(choice.message.content or "") if choice else "",
-                          finish_reason=choice.finish_reason if choice else None,
-                          prompt_tokens=usage.prompt_tokens if usage else 0,
-                          completion_tokens=usage.completion_tokens if usage else 0,
-                          latency_s=time.perf_counter() - started)
+        return Completion(
+            text=(choice.message.content or "") if choice else "",
+            finish_reason=choice.finish_reason if choice else None,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            latency_s=time.perf_counter() - started,
+        )
 
     def _translate(self, exc: openai.OpenAIError) -> Exception:
         """The SDK's error as Retryable, Rejected or ProviderError, the key scrubbed."""

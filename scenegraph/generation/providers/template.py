@@ -23,8 +23,9 @@ class TemplateProvider(Provider):
         self.prompts = prompts
 
     async def complete(self, ask: Ask) -> Completion:
-        outputs = [{"key": slot.key, "text": self.prompts.offline(ask.subject, slot)}
-                   for slot in ask.slots]
+        outputs = [
+            {"key": slot.key, "text": self.prompts.offline(ask.subject, slot)} for slot in ask.slots
+        ]
         return Completion(orjson.dumps({"outputs": outputs}).decode(), "stop", 0, 0, 0.0)
 
     def template_names(self) -> tuple[str, ...]:
