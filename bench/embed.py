@@ -22,10 +22,10 @@ from pathlib import Path
 import _common  # noqa: F401  (puts the project on sys.path)
 from _common import Result, report, stopwatch
 
-from scenegraph.batch import GraphBatch
+from scenegraph.graph.batch import GraphBatch
 from scenegraph.embedding import default_embedder
 from scenegraph.models import Component, Scene
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.vectors import embed_store, index_path, scene_items
 
 AGENTS = ["an old man", "a child", "a woman", "a runner", "a mechanic", "two strangers",

@@ -37,8 +37,8 @@ import httpx
 import ladybug
 import pyarrow as pa
 
-from scenegraph.schema import CYPHER_DIR, statements
-from scenegraph.store.ladybug import DB_FILE
+from scenegraph.graph.schema import CYPHER_DIR, statements
+from scenegraph.graph.ladybug import DB_FILE
 from web_server import ExplorerServer, launch_chromium
 
 KINDS = ("agent", "field", "act", "tone")

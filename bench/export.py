@@ -41,8 +41,8 @@ from scenegraph.export.rows import INSTRUCTION, SYSTEM, scene_block, voice
 from scenegraph.export.selection import CHUNK_SCENES, ComponentRef, ExpressionRow, SceneView
 from scenegraph.hyperlexeme import compose
 from scenegraph.models import Component, Scene
-from scenegraph.schema import CYPHER_DIR, statements
-from scenegraph.store.ladybug import DB_FILE, LadybugStore
+from scenegraph.graph.schema import CYPHER_DIR, statements
+from scenegraph.graph.ladybug import DB_FILE, LadybugStore
 
 TREE = 5  # a root and four sub-scenes
 STYLES = ["философ", "инженер", "ребёнок", "поэт", "архитектор", "логик", "тело"]

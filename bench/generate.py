@@ -28,14 +28,14 @@ from openai import AsyncOpenAI
 from _common import Result, report  # first: it puts the repo and tests/ on sys.path
 from chat_server import ChatServer
 
-from scenegraph.batch import GraphBatch
+from scenegraph.graph.batch import GraphBatch
 from scenegraph.generation import GenerateOptions, generate
 from scenegraph.generation.config import load_config
 from scenegraph.generation.plan import Recipe, build_plan, plan_slots
 from scenegraph.generation.prompts import Prompts
 from scenegraph.generation.run import group_requests
 from scenegraph.models import Component, Scene
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 
 TARGET = 0.85  # ours / raw throughput (the bar at c=64)
 STYLES = ["философ", "инженер", "ребёнок", "поэт", "архитектор"]

@@ -24,9 +24,9 @@ import neo4j
 import pyarrow as pa
 
 from scenegraph.load import load_corpus
-from scenegraph.schema import CYPHER_DIR, statements
-from scenegraph.store.ladybug import LadybugStore
-from scenegraph.store.neo4j import Neo4jStore
+from scenegraph.graph.schema import CYPHER_DIR, statements
+from scenegraph.graph.ladybug import LadybugStore
+from scenegraph.graph.neo4j import Neo4jStore
 
 KINDS = ("agent", "field", "act", "tone")
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from scenegraph.embedding import PACKAGED_MODEL, default_embedder
 from scenegraph.neighbours import neighbours, search
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.vectors import VectorIndex, index_path, open_index
 
 DIM, K = 384, 10

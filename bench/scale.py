@@ -50,8 +50,8 @@ from scenegraph.generation import GenerateOptions, generate, load_config
 from scenegraph.load import load_corpus
 from scenegraph.quality.options import CheckOptions
 from scenegraph.quality.run import run_checks
-from scenegraph.store import open_store
-from scenegraph.store.base import Store
+from scenegraph.graph import open_store
+from scenegraph.graph.base import Store
 from scenegraph.vectors import DEFAULT_BATCH_SIZE, embed_items, embed_store, scene_items
 
 BUDGET_S_PER_SCENE = 3600 / 100_000  # the issue: 100k scenes → 1M pairs within 60 minutes

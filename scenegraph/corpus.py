@@ -501,7 +501,7 @@ class Corpus:
 
     def batch(self):
         """Rows for the store; every scene carries its depth and root in the fractal."""
-        from .batch import GraphBatch
+        from .graph.batch import GraphBatch
 
         for scene in self.scenes.values():
             scene.depth, scene.root = fractal_place(scene.id, self.parents)

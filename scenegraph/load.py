@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from .corpus import SUFFIXES, CorpusBuilder, Reject, read_records
 from .errors import CorpusError
-from .store.base import Progress, Store
+from .graph.base import Progress, Store
 
 MAX_SHOWN = 50
 

@@ -27,11 +27,11 @@ from typing import Literal, NamedTuple, get_args
 import numpy as np
 from pydantic import BaseModel, TypeAdapter
 
-from .batch import GraphBatch
 from .embedding import Embedder, default_embedder, normalise
 from .errors import ConfigError, SceneGraphError, VectorIndexError
+from .graph.base import Progress, Store
+from .graph.batch import GraphBatch
 from .hyperlexeme import parse_in_store
-from .store.base import Progress, Store
 from .text import nfc
 from .vectors import Kind, VectorIndex, open_index
 

@@ -29,8 +29,8 @@ from pydantic import BaseModel
 
 from .embedding import DEFAULT_BATCH_SIZE, Embedder, default_embedder
 from .errors import ConfigError, VectorIndexError
+from .graph.base import Progress, Store
 from .models import COMPONENT_KINDS, Scene
-from .store.base import Progress, Store
 from .text import content_hash
 
 Kind = Literal["scene", "expression"]

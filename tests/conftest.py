@@ -13,14 +13,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 from scenegraph.load import load_corpus
-from scenegraph.store.ladybug import LadybugStore
-from scenegraph.store.neo4j import Neo4jStore
+from scenegraph.graph.ladybug import LadybugStore
+from scenegraph.graph.neo4j import Neo4jStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "corpus"
 IN_CI = os.environ.get("CI") == "true"
+
+# Hypothesis profiles. The property tests take their example counts from here (a test that
+# loads a store per example takes a tenth) and run each example under the watchdog in
+# hang_watchdog.py, so a hang fails within its limit (5 s) and names the example.
+# - ci: under CI=true. The same 400 examples every run (derandomized, no database), no shrink
+#   phase: a failure is reported at once, with the blob to reproduce it (a hang: 5 s + 1 s).
+# - dev: the local default. 400 random examples, shrunk on failure; shrinking a hang costs 1 s
+#   a step, and once hangs have cost 20 s the test stops, naming the smallest that hung.
+# - explore: `make explore`: 10,000 random examples, shrunk the same way.
+# HYPOTHESIS_PROFILE picks one where CI is not "true".
+settings.register_profile("ci", derandomize=True, max_examples=400, database=None, deadline=None,
+                          print_blob=True, phases=(Phase.explicit, Phase.generate))
+settings.register_profile("dev", max_examples=400, deadline=None, print_blob=True)
+settings.register_profile("explore", max_examples=10_000, deadline=None, print_blob=True)
+settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def require(condition: object, reason: str) -> None:

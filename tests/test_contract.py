@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT, SEEDS
-from scenegraph.copy import copy_graph
+from scenegraph.graph.copy import copy_graph
 from scenegraph.errors import ReadOnlyViolation
 from scenegraph.hyperlexeme import parse_in_store
 from scenegraph.load import load_corpus
-from scenegraph.schema import statements
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.schema import statements
+from scenegraph.graph.ladybug import LadybugStore
 
 EXAMPLES = sorted((ROOT / "cypher" / "examples").glob("*.cypher"))
 

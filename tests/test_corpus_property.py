@@ -1,5 +1,9 @@
 """Property-based: whatever records come in, the loader either takes them or answers with
-one-line `file:line: field: message` problems — never another exception."""
+one-line `file:line: field: message` problems — never another exception, and never a hang.
+
+Example counts come from the Hypothesis profile (conftest.py: ``ci`` under CI=true, ``dev``,
+``explore`` for ``make explore``); each example runs under the watchdog (hang_watchdog.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hang_watchdog import watchdog
 from scenegraph.corpus import CorpusBuilder, read_records
 from scenegraph.errors import CorpusError
 from scenegraph.load import load_corpus
@@ -51,7 +56,8 @@ def check(problems: list[str]) -> None:
         assert "\n" not in problem and PROBLEM.match(problem), problem
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@watchdog()
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(records=st.lists(record, min_size=1, max_size=8))
 def test_builder_takes_records_or_names_each_problem(tmp_path_factory, records):
     path = tmp_path_factory.mktemp("prop") / "corpus.jsonl"
@@ -69,8 +75,9 @@ def test_builder_takes_records_or_names_each_problem(tmp_path_factory, records):
         assert scene_id == scene.id and scene_id.strip() == scene_id
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                HealthCheck.function_scoped_fixture])
+@watchdog()
+@settings(max_examples=max(1, settings().max_examples // 10),  # a store load per example
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(records=st.lists(st.one_of(pair, scene), min_size=1, max_size=5))
 def test_store_is_unchanged_by_a_refused_load(ladybug_store, tmp_path_factory, records):
     path = tmp_path_factory.mktemp("prop") / "corpus.jsonl"

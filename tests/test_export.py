@@ -15,8 +15,8 @@ from conftest import SEEDS
 from scenegraph.errors import ConfigError, StoreError
 from scenegraph.export import ExportOptions, Manifest, export_dataset
 from scenegraph.load import load_corpus
-from scenegraph.schema import schema
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.schema import schema
+from scenegraph.graph.ladybug import LadybugStore
 
 datasets = pytest.importorskip("datasets")
 datasets.disable_progress_bars()

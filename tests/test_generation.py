@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from scenegraph.batch import GraphBatch
+from scenegraph.graph.batch import GraphBatch
 from scenegraph.cli import cli
 from scenegraph.errors import ConfigError, StoreError
 from scenegraph.generation import GenerateOptions, generate, load_config, run
@@ -22,7 +22,7 @@ from scenegraph.generation.parse import parse_outputs
 from scenegraph.generation.plan import select_scenes
 from scenegraph.load import load_corpus
 from scenegraph.models import Component
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 
 from conftest import SEEDS
 

@@ -25,7 +25,7 @@ from conftest import ROOT
 from scenegraph.generation import GenerateOptions, generate
 from scenegraph.generation.journal import JOURNAL_FILE
 from scenegraph.generation.plan import select_scenes
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 
 KEY = "sk-test-kill"
 KEY_ENV = "SCENEGRAPH_TEST_KEY"

@@ -20,7 +20,7 @@ from chat_server import FAULT_KINDS, ChatServer
 from conftest import ROOT
 from scenegraph.generation import GenerateOptions, generate
 from scenegraph.generation.journal import JOURNAL_FILE
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 
 KEY = "sk-test-9f3c2b7e-SECRET-key"
 KEY_ENV = "SCENEGRAPH_TEST_KEY"

@@ -16,7 +16,7 @@ from scenegraph.cli import cli
 from scenegraph.errors import ConfigError, SceneGraphError, VectorIndexError
 from scenegraph.load import load_corpus
 from scenegraph.neighbours import materialize, materialize_all, neighbours, search
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.vectors import embed_store, index_path, open_index
 
 FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(encoding="utf-8"))

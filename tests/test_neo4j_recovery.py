@@ -14,7 +14,7 @@ import neo4j
 
 from conftest import require
 from scenegraph.load import load_corpus
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 
 
 def write_corpus(path, scenes: int) -> None:
@@ -64,7 +64,7 @@ def test_load_interrupted_by_a_neo4j_crash_converges_on_rerun(tmp_path):
         server.start()
         rerun = subprocess.run(command, env=env, capture_output=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr.decode()
-        from scenegraph.store.neo4j import Neo4jStore
+        from scenegraph.graph.neo4j import Neo4jStore
 
         with Neo4jStore(server.uri, user=server.user, password=server.password) as store:
             assert store.counts() == expected

@@ -19,12 +19,12 @@ from click.testing import CliRunner
 
 import scenegraph.cli.check  # noqa: F401  (registers `check` on the group)
 from conftest import ROOT, SEEDS, require
-from scenegraph.batch import GraphBatch
+from scenegraph.graph.batch import GraphBatch
 from scenegraph.cli import cli
 from scenegraph.load import load_corpus
 from scenegraph.models import Expression
 from scenegraph.quality import CheckOptions, run_checks
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.vectors import embed_store
 from test_quality_rules import quality_cases
 

@@ -15,7 +15,7 @@ from scenegraph.errors import ConfigError
 from scenegraph.load import load_corpus
 from scenegraph.quality import CheckOptions, JudgeOptions, run_checks
 from scenegraph.quality.judge import JUDGE_RULES
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 
 KEY = "sk-judge-test-key"
 KEY_ENV = "SCENEGRAPH_JUDGE_TEST_KEY"

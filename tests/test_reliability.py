@@ -34,9 +34,9 @@ from conftest import ROOT, SEEDS
 from scenegraph.cli import cli
 from scenegraph.errors import CorpusError
 from scenegraph.load import load_corpus
-from scenegraph.schema import schema
-from scenegraph.store import open_store
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.schema import schema
+from scenegraph.graph import open_store
+from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.vectors import KINDS, open_index
 from scenegraph.web.app import create_app
 from test_export import graph_snapshot

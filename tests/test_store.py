@@ -8,12 +8,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, SEEDS
-from scenegraph.batch import GraphBatch
+from scenegraph.graph.batch import GraphBatch
 from scenegraph.errors import ReadOnlyViolation
 from scenegraph.load import load_corpus
-from scenegraph.schema import statements
-from scenegraph.store import ladybug
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.schema import statements
+from scenegraph.graph import ladybug
+from scenegraph.graph.ladybug import LadybugStore
 
 EXAMPLES = sorted((ROOT / "cypher" / "examples").glob("*.cypher"))
 FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(encoding="utf-8"))
@@ -110,7 +110,7 @@ def test_read_only_path_refuses_writes(seeded_store, statement):
 
 def test_read_only_transaction_is_the_second_guard(seeded_store):
     """Even a write the lexical guard would miss is refused by the read-only transaction."""
-    from scenegraph.store.ladybug import LadybugStore
+    from scenegraph.graph.ladybug import LadybugStore
 
     before = seeded_store.counts()
     with pytest.raises(Exception, match="read-only"):
@@ -135,7 +135,7 @@ def test_there_are_at_least_eight_examples():
 
 def test_replacing_edges_without_the_source_node_in_the_batch(ladybug_store, tmp_path):
     """A batch of edges alone (no row for their source) still drops the source's stale edges."""
-    from scenegraph.batch import GraphBatch
+    from scenegraph.graph.batch import GraphBatch
 
     corpus = tmp_path / "r.yaml"
     corpus.write_text("- id: A\n  components: {agent: тело}\n- id: B\n- id: C\n", encoding="utf-8")

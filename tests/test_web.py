@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, require
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 from web_server import (BUNDLE, CHROMIUM, XSS_EXPRESSION, XSS_ID, XSS_TEXT, XSS_TITLE,
                         ExplorerServer, WriterHolder, build_store, launch_chromium)
 

@@ -12,7 +12,7 @@ import yaml
 
 from conftest import ROOT, require
 from scenegraph.cli.serve import is_loopback
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 from web_server import XSS_EXPRESSION, XSS_ID, ExplorerServer, WriterHolder, build_store, ok
 
 FACTS = yaml.safe_load((ROOT / "tests" / "data" / "seed_facts.yaml").read_text(encoding="utf-8"))

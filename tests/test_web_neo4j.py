@@ -7,7 +7,7 @@ import pytest
 
 from conftest import SEEDS
 from scenegraph.load import load_corpus
-from scenegraph.store.neo4j import Neo4jStore
+from scenegraph.graph.neo4j import Neo4jStore
 from web_server import ExplorerServer, ok
 
 pytestmark = pytest.mark.neo4j

@@ -42,7 +42,7 @@ def _not_sources(folder: str, names: list[str]) -> set[str]:
 def test_top_level_cypher_and_seeds_are_links_into_the_package():
     from scenegraph.cli.demo import SEEDS
     from scenegraph.generation.config import DEFAULTS_FILE
-    from scenegraph.schema import CYPHER_DIR
+    from scenegraph.graph.schema import CYPHER_DIR
 
     for name in ("cypher", "seeds"):
         link = ROOT / name
@@ -130,7 +130,7 @@ def test_installed_wheel_runs_the_whole_path(installed, tmp_path):
     packaged = json.loads(_run([str(python), "-c", """if True:
         import json
         from importlib.resources import files
-        from scenegraph.schema import CYPHER_DIR
+        from scenegraph.graph.schema import CYPHER_DIR
         from scenegraph.generation.config import DEFAULTS_FILE
         seeds = files("scenegraph") / "resources" / "seeds"
         print(json.dumps({"cypher": str(CYPHER_DIR), "defaults": str(DEFAULTS_FILE),

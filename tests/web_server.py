@@ -21,10 +21,10 @@ from types import TracebackType
 
 import httpx
 
-from scenegraph.batch import GraphBatch
+from scenegraph.graph.batch import GraphBatch
 from scenegraph.load import load_corpus
 from scenegraph.models import Component, Expression, Scene
-from scenegraph.store.ladybug import LadybugStore
+from scenegraph.graph.ladybug import LadybugStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -130,7 +130,7 @@ class ExplorerServer:
 class WriterHolder:
     """Another process holding a read-write connection (the write lock) to a store folder."""
 
-    SCRIPT = ("import sys\nfrom scenegraph.store.ladybug import LadybugStore\n"
+    SCRIPT = ("import sys\nfrom scenegraph.graph.ladybug import LadybugStore\n"
               "store = LadybugStore(sys.argv[1]); store.counts()\n"
               "print('holding', flush=True); sys.stdin.read(); store.close()\n")
 

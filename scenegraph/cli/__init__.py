@@ -15,8 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import __version__
 from ..errors import CorpusError, SceneGraphError
+from ..graph import open_store, resolve_uri
 from ..output import err_console
-from ..store import open_store, resolve_uri
 
 
 class Group(click.Group):

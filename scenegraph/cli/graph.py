@@ -204,8 +204,8 @@ def copy_command(source: str, target: str, batch_size: int, as_json: bool) -> No
     Example:
       scenegraph copy --from .scenegraph --to bolt://127.0.0.1:7687
     """
-    from ..copy import copy_graph
-    from ..store import open_store
+    from ..graph import open_store
+    from ..graph.copy import copy_graph
 
     with (
         open_store(source, read_only=True) as src,

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..store.base import Store
+from ..graph.base import Store
 from ..text import nfc
 from .formats import Format, Output, Part, format_classes
 from .manifest import (

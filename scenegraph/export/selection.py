@@ -26,9 +26,9 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..errors import ConfigError
+from ..graph.base import Store
 from ..hyperlexeme import compose
 from ..models import fractal_place, hyperlexeme_kind
-from ..store.base import Store
 from .options import ExportOptions
 
 CHUNK_SCENES = 2_000

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, SceneGraphError
+from ..graph.base import Store
 from ..models import FORMS, Scene
-from ..store.base import Store
 from ..text import content_hash
 from .config import GenerationConfig, Voice
 from .options import GenerateOptions

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..batch import GraphBatch
+from ..graph.base import Store
+from ..graph.batch import GraphBatch
 from ..models import Expression
-from ..store.base import Store
 from .config import GenerationConfig, load_config
 from .journal import JOURNAL_FILE, Entry, Journal, Record
 from .options import Estimate, Failure, GenerateOptions, GenerateProgress, GenerateReport

@@ -14,8 +14,8 @@ from typing import Any, overload
 import networkx as nx
 
 from ..errors import VectorIndexError
+from ..graph.base import Store
 from ..models import COMPONENT_KINDS, Scene
-from ..store.base import Store
 
 WALK_EDGES = ("CONTAINS", "LEADS_TO", "RESONATES")
 MAX_STEPS_PER_SCENE = 25  # a walk that cannot grow gives up after this many steps per wanted scene

@@ -11,8 +11,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from ..graph.base import Store
 from ..models import Expression, Scene
-from ..store.base import Store
 from ..vectors import load_vectors, scene_text
 
 CHUNK = 2048  # rows per block when comparing every expression with every scene

@@ -27,8 +27,8 @@ from ..generation.plan import Subject
 from ..generation.prompts import Prompts, keys_line
 from ..generation.providers import Ask, Provider, make_provider
 from ..generation.run import GaveUp, call_with_retries
+from ..graph.base import Store
 from ..models import COMPONENT_KINDS, Expression, Scene
-from ..store.base import Store
 from ..text import content_hash
 from .options import JudgeOptions, Thresholds
 from .results import JudgeSummary, RuleResult

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..batch import GraphBatch
 from ..embedding import default_embedder
-from ..store.base import Store
+from ..graph.base import Store
+from ..graph.batch import GraphBatch
 from ..text import canonical_json, content_hash
 from ..vectors import plan_embed, write_atomically
 from .compress import compress

@@ -32,9 +32,9 @@ from ..errors import (
     StoreUnavailable,
     VectorIndexError,
 )
+from ..graph.base import Store
+from ..graph.schema import schema
 from ..hyperlexeme import Lexicon
-from ..schema import schema
-from ..store.base import Store
 from ..text import nfc
 from . import console, detail, find, graph
 from .session import StoreSession, StoreStatus

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..store.base import Store
+from ..graph.base import Store
 from .graph import Graph, connect, nodes_in
 
 ROW_LIMIT = 1_000

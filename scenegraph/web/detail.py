@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..graph.base import Store
 from ..models import Component, Expression, Scene
-from ..store.base import Store
 from .graph import GraphNode, degree, expand, find_node, node_from_properties, ref
 
 RELATED_LIMIT = 200

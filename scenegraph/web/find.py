@@ -13,10 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ..errors import SceneGraphError
+from ..graph.base import Store
 from ..hyperlexeme import Lexicon, parse
 from ..neighbours import neighbours
 from ..neighbours import search as vector_search
-from ..store.base import Store
 from ..text import nfc
 from .graph import Graph, make_edge, ref, scene_nodes
 

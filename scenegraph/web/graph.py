@@ -14,8 +14,8 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from ..errors import ConfigError
-from ..schema import schema
-from ..store.base import Store
+from ..graph.base import Store
+from ..graph.schema import schema
 
 CAPTION_CHARS = 48
 # Per label, the properties a caption is taken from (the first one set; else the key).

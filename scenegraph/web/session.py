@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..store import Store, open_store, resolve_uri
+from ..graph import Store, open_store, resolve_uri
 
 # struct flock on Linux: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid
 _FLOCK = struct.Struct("hhqqi")
@@ -129,7 +129,7 @@ class StoreSession:
         """The embedded store's database file and its write-ahead log; none for a server."""
         if store.dialect != "ladybug":
             return []
-        from ..store.ladybug import DB_FILE
+        from ..graph.ladybug import DB_FILE
 
         database = store.data_dir / DB_FILE
         return [database, database.with_name(DB_FILE + ".wal")]

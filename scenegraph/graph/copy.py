@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import StoreError
+from .base import Progress, Store
 from .batch import GraphBatch
-from .errors import StoreError
 from .schema import schema
-from .store.base import Progress, Store
 
 COPY_BATCH = 5_000
 

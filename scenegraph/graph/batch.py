@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Expression, Scene, hyperlexeme_kind
+from ..models import Expression, Scene, hyperlexeme_kind
+from ..text import canonical_json
 from .schema import schema
-from .text import canonical_json
 
 
 @dataclass

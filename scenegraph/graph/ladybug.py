@@ -16,11 +16,11 @@ from typing import Any, cast
 import ladybug
 import pyarrow as pa
 
-from ..batch import GraphBatch
 from ..errors import StoreError, StoreUnavailable
-from ..readonly import check_read_only
-from ..schema import CYPHER_DIR, schema, statements
 from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
+from .batch import GraphBatch
+from .readonly import check_read_only
+from .schema import CYPHER_DIR, schema, statements
 
 DB_FILE = "graph.lbug"
 _SCALAR_TYPES = frozenset(

@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
-from ..batch import GraphBatch
 from ..errors import ReadOnlyViolation, StoreError, StoreUnavailable
-from ..readonly import check_read_only
-from ..schema import CYPHER_DIR, statements
 from .base import Progress, QueryResult, Store, upsert_statements
+from .batch import GraphBatch
+from .readonly import check_read_only
+from .schema import CYPHER_DIR, statements
 
 WRITE_BATCH = 10_000
 READ_TIMEOUT_S = 60

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ReadOnlyViolation
+from ..errors import ReadOnlyViolation
 
 WRITE_KEYWORDS = frozenset(
     {

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..batch import GraphBatch
 from ..models import Component, Expression, Scene, fractal_place
-from ..schema import schema
+from .batch import GraphBatch
+from .schema import schema
 
 Progress = Callable[[int], None]
 FETCH_BATCH = 5_000
@@ -38,7 +38,7 @@ class QueryResult(BaseModel):
 
 
 class Store(ABC):
-    """A Cypher graph holding scenes. Open one with ``scenegraph.store.open_store(uri)``."""
+    """A Cypher graph holding scenes. Open one with ``scenegraph.graph.open_store(uri)``."""
 
     dialect: str
     uri: str
