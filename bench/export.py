@@ -38,7 +38,8 @@ import pyarrow as pa
 
 from scenegraph.export import ExportOptions, export_dataset
 from scenegraph.export.rows import INSTRUCTION, SYSTEM, scene_block, voice
-from scenegraph.export.selection import CHUNK_SCENES, ComponentRef, ExpressionRow, SceneView
+from scenegraph.export.selection import CHUNK_SCENES
+from scenegraph.graph.export import ComponentRef, ExpressionRow, SceneView
 from scenegraph.hyperlexeme import compose
 from scenegraph.models import Component, Scene
 from scenegraph.graph.schema import CYPHER_DIR, statements

@@ -4,10 +4,10 @@ An input is one to three corpus files loaded together. Every input goes through 
 ``load_corpus`` does before it writes (read the files, check each record, build the batch); one
 in ``--store-every`` also goes through ``load_corpus`` itself into a real embedded store. An
 input passes when it is taken, or refused with ``CorpusError`` whose problems are each one line
-shaped ``file:line: field: message``; another exception is a crash, and a step that goes
-``--limit`` seconds without progress (a record checked, a batch written), or runs ten limits
-in all, is a hang. Our figure is the inputs that passed (neither crashed nor hung), the
-baseline the inputs tried (target 1.0).
+shaped ``file:line: field: message``; another exception is a crash, and a step that uses
+``--limit`` seconds of CPU without progress (a record checked, a batch written), or ten limits
+in all, or goes ten limits of wall time without progress, is a hang. Our figure is the inputs
+that passed (neither crashed nor hung), the baseline the inputs tried (target 1.0).
 
 The loader runs in child processes (``--workers``, long-lived, fed file paths over a pipe), so a
 hang, even one inside C code, cannot stop the bench: the parent dumps the child's Python stack
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import functools
 import json
 import multiprocessing
 import os
@@ -35,6 +36,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
@@ -46,8 +48,8 @@ from hypothesis import strategies as st
 from _common import Result, report, stopwatch
 from scenegraph.corpus import CorpusBuilder, read_records
 from scenegraph.errors import CorpusError
-from scenegraph.load import load_corpus
 from scenegraph.graph.ladybug import LadybugStore
+from scenegraph.load import load_corpus
 from synth import write_corpus
 from test_corpus_property import junk, record
 
@@ -55,8 +57,14 @@ PROBLEM = re.compile(r"^.+:\d+: [\w.\[\]]+: .+$")  # file:line: field: message
 SUMMARY = re.compile(r"^… and \d+ more problems$")  # load_corpus's cut after 50 problems
 SUFFIXES = [".jsonl", ".json", ".yaml", ".yml", ".txt"]
 FORMATS = SUFFIXES[:4]  # the ones the loader reads
-LIMIT_S = 5.0  # without progress; the slowest single step drawn (a 500 KB YAML parse) takes ~2 s
-TOTAL_LIMITS = 10  # a step that keeps making progress may take this many limits in all
+# A hang: a step of an input (read and check; load into the store) that uses LIMIT_S of CPU
+# without progress (a record checked, a batch written), or TOTAL_LIMITS × LIMIT_S of CPU in
+# all, or goes TOTAL_LIMITS × LIMIT_S of wall time without progress (blocked, not spinning).
+# CPU time, so that a busy machine cannot turn a slow step into a hang: the slowest single steps
+# drawn (a YAML file of flow lists nested 1,000+ deep, or of 1,500 records) take about 2.5 s.
+LIMIT_S = 5.0
+TOTAL_LIMITS = 10
+CLOCK_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def synth_records(scenes: int = 200) -> list[dict]:
@@ -151,7 +159,8 @@ def cycle_in_record(draw, self_part: bool = False):
         records.append({"id": "elsewhere", "parts": ["free"]})
     records = draw(st.permutations(records))
     suffix = draw(st.sampled_from(FORMATS))
-    return ("self-part" if self_part else "cycle in a record"), [(suffix, serialise(records, suffix))]
+    shape = "self-part" if self_part else "cycle in a record"
+    return shape, [(suffix, serialise(records, suffix))]
 
 
 def cycle_records(ids: list[str], extra: bool) -> list[dict]:
@@ -239,9 +248,9 @@ def deep(draw):
 
 @st.composite
 def long_line(draw):
-    """A line of 1–5 MB (YAML, parsed at about 0.5 MB/s before any record: 100–500 KB) in a
-    field, a list, an id, or as garbage; built from a drawn chunk so hypothesis draws a few
-    choices, not megabytes."""
+    """A line of 1–5 MB (YAML, parsed whole before the first record: 100–500 KB, a list of at
+    most 5,000 items) in a field, a list, an id, or as garbage; built from a drawn chunk so
+    hypothesis draws a few choices, not megabytes."""
     suffix = draw(st.sampled_from(FORMATS))
     yaml_file = suffix in (".yaml", ".yml")
     size = draw(st.integers(100_000, 500_000) if yaml_file else st.integers(1_000_000, 5_000_000))
@@ -251,8 +260,8 @@ def long_line(draw):
     if where == "garbage":
         return "long line", [(suffix, big.encode("utf-8"))]
     if where == "list":
-        items = max(1, size // (len(chunk) + 4))  # YAML: 20,000 items parse in about 1.5 s
-        rec = {"id": "long", "archetypes": [chunk] * (min(items, 20_000) if yaml_file else items)}
+        items = max(1, size // (len(chunk) + 4))  # YAML: 5,000 items parse in about 0.4 s
+        rec = {"id": "long", "archetypes": [chunk] * (min(items, 5_000) if yaml_file else items)}
     elif where == "text_human":
         rec = {"scene": "long", "text_human": big}
     else:
@@ -262,10 +271,11 @@ def long_line(draw):
 
 @st.composite
 def many_records(draw):
-    """5,000–20,000 small records (YAML: 500–2,000), a forest of parts, some closing a cycle."""
+    """5,000–20,000 small records (YAML, parsed whole before the first record: 500–1,500), a
+    forest of parts, some closing a cycle."""
     suffix = draw(st.sampled_from(FORMATS))
     yaml_file = suffix in (".yaml", ".yml")
-    count = draw(st.integers(500, 2_000) if yaml_file else st.integers(5_000, 20_000))
+    count = draw(st.integers(500, 1_500) if yaml_file else st.integers(5_000, 20_000))
     records = [{"id": f"s{i}", "text": "a short text",
                 "parts": [f"s{j}" for j in (2 * i + 1, 2 * i + 2) if j < count]}
                for i in range(count)]
@@ -275,12 +285,14 @@ def many_records(draw):
 
 
 def inputs(valid_records: list[dict]) -> st.SearchStrategy:
-    """Everything in the mix: about a third cyclic shapes, one in sixty or so deep, long or
-    many (hypothesis does not draw ``sampled_from`` evenly, so the cuts are set by measure)."""
+    """Everything in the mix: about a third cyclic shapes; one in sixty or so deep, long or
+    many, one in ten of those many records (hypothesis does not draw ``sampled_from`` evenly,
+    so the cuts are set by measure)."""
     common = corpus_files(valid_records)
     cyclic = st.one_of(cycle_in_record(), cycle_in_record(self_part=True), cycle_across_records(),
                        cycle_across_files(), diamond())
-    rare = st.one_of(deep(), deep(), long_line(), many_records())
+    rare = st.sampled_from(range(10)).flatmap(  # many records cost the most time: fewer
+        lambda n: many_records() if n == 0 else long_line() if n < 4 else deep())
     return st.sampled_from(range(200)).flatmap(  # integers() would favour the ends
         lambda n: rare if n < 10 else cyclic if n < 90 else common)
 
@@ -288,25 +300,29 @@ def inputs(valid_records: list[dict]) -> st.SearchStrategy:
 def issue_examples() -> list[tuple[str, list[tuple[str, bytes]]]]:
     """The inputs issue 13 names, tried first in every run."""
     cyc = {"id": "A", "parts": [{"id": "B", "parts": ["A"]}, "C"]}
-    self_deep = {"id": "R", "parts": [{"id": "X", "parts": [{"id": "Y", "parts": ["Y", "Z"]}]}, "W"]}
-    pqs = [{"id": "P", "parts": ["Q"]}, {"id": "Q", "parts": ["S"]}, {"id": "S", "parts": ["P", "T"]}]
+    self_deep = {"id": "R", "parts": [
+        {"id": "X", "parts": [{"id": "Y", "parts": ["Y", "Z"]}]}, "W"]}
+    pqs = [{"id": "P", "parts": ["Q"]}, {"id": "Q", "parts": ["S"]},
+           {"id": "S", "parts": ["P", "T"]}]
     diamond_yaml = (b"- {id: D1, parts: [D2, D3]}\n- {id: D2, parts: [D4]}\n"
                     b"- {id: D3, parts: [D4]}\n- {id: D4, parts: [D1]}\n")
     diamond_more = diamond_yaml.replace(b"[D1]", b"[D1, D5]")
     deep_5000 = deep_text(5000, "parts", "leaf")
+    self_part = "issue: self-part deep in a tree, then a sibling"
     out = [(f"issue: cycle in a record ({sfx})", [(sfx, serialise([cyc], sfx))])
            for sfx in (".jsonl", ".json", ".yaml")]
-    out += [("issue: self-part deep in a tree, then a sibling", [(".jsonl", serialise([self_deep], ".jsonl"))]),
-            ("issue: self-part deep in a tree, then a sibling", [(".yaml", serialise([self_deep], ".yaml"))]),
-            ("issue: cycle P→Q→S→P across records, S has another part", [(".jsonl", serialise(pqs, ".jsonl"))]),
+    out += [(self_part, [(".jsonl", serialise([self_deep], ".jsonl"))]),
+            (self_part, [(".yaml", serialise([self_deep], ".yaml"))]),
+            ("issue: cycle P→Q→S→P across records, S has another part",
+             [(".jsonl", serialise(pqs, ".jsonl"))]),
             ("issue: cycle P→Q→S→P across files", [(".jsonl", serialise(pqs[:1], ".jsonl")),
                                                      (".yaml", serialise(pqs[1:2], ".yaml")),
                                                      (".json", serialise(pqs[2:], ".json"))]),
             ("issue: YAML diamond D1→D2,D3→D4→D1", [(".yaml", diamond_yaml)]),
             ("issue: YAML diamond D1→D2,D3→D4→D1, D4 has another part", [(".yaml", diamond_more)]),
-            ("issue: 5,000 nested parts (JSON)", [(".json", deep_5000.encode("utf-8"))]),
-            ("issue: 5,000 nested parts (JSONL)", [(".jsonl", deep_5000.encode("utf-8"))]),
-            ("issue: 5,000 nested parts (YAML)", [(".yaml", f"- {deep_5000}\n".encode("utf-8"))])]
+            ("issue: 5,000 nested parts (JSON)", [(".json", deep_5000.encode())]),
+            ("issue: 5,000 nested parts (JSONL)", [(".jsonl", deep_5000.encode())]),
+            ("issue: 5,000 nested parts (YAML)", [(".yaml", f"- {deep_5000}\n".encode())])]
     return out
 
 
@@ -344,19 +360,22 @@ def attempt(action) -> tuple:
             return ("refused",)
         return ("crash", f"CorpusError with a badly shaped problem: {exc.problems[:2]}"[:300])
     except Exception as exc:  # noqa: BLE001 — any other exception is what we look for
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return ("crash", f"{type(exc).__module__}.{type(exc).__name__} at "
-                         f"{Path(where.filename).name}:{where.lineno}")
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
+        ours = [f for f in frames if f"{os.sep}scenegraph{os.sep}" in f.filename]
+        if ours and ours[-1] is not frames[-1]:  # and the last of our frames on the way there
+            where += f" from {Path(ours[-1].filename).name}:{ours[-1].lineno}"
+        return ("crash", f"{type(exc).__module__}.{type(exc).__name__} at {where}")
 
 
 def worker(conn, beat, store_dir: str, stack_file: str) -> None:
     """Takes (paths, with_store) jobs until None; answers ("check", outcome) and, with the
-    store, ("store", outcome). ``beat`` (shared with the parent) holds the time of the last
-    progress: a record checked, or a batch written."""
+    store, ("store", outcome). ``beat`` (shared with the parent) holds the wall time and this
+    process's CPU time at the last progress: a record checked, or a batch written."""
     import scenegraph.load
 
     def progress(*_) -> None:
-        beat.value = time.monotonic()
+        beat[0], beat[1] = time.monotonic(), time.process_time()
 
     class Builder(CorpusBuilder):
         def add(self, raw):
@@ -373,11 +392,13 @@ def worker(conn, beat, store_dir: str, stack_file: str) -> None:
         while (job := conn.recv()) is not None:
             paths, with_store = job
             progress()
-            conn.send(("check", attempt(lambda: read_and_check(paths, Builder))))
+            conn.send(("check", attempt(functools.partial(read_and_check, paths, Builder))))
             if with_store:
                 progress()
-                store = store or LadybugStore(Path(store_dir))
-                conn.send(("store", attempt(lambda: load_corpus(store, paths, progress=progress))))
+                if store is None:
+                    store = LadybugStore(Path(store_dir))
+                load = functools.partial(load_corpus, store, paths, progress=progress)
+                conn.send(("store", attempt(load)))
         if store is not None:
             store.close()
 
@@ -393,7 +414,8 @@ class Job:
     folder: Path
     with_store: bool
     stage: str = "check"
-    since: float = 0.0  # when the stage began
+    since: float = 0.0  # when the stage began, wall time
+    since_cpu: float = 0.0  # and the worker's CPU time then
     outcomes: list[tuple] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -407,24 +429,43 @@ class Slot:
     def __init__(self, ctx, workdir: Path, number: int):
         self.stack_file = workdir / f"worker-{number}.stack"
         self.conn, child = ctx.Pipe()
-        self.beat = ctx.Value("d", 0.0, lock=False)
+        self.beat = ctx.Array("d", 2, lock=False)  # wall, CPU at the last progress
         self.process = ctx.Process(target=worker, daemon=True, args=(
             child, self.beat, str(workdir / f"store-{number}"), str(self.stack_file)))
         self.process.start()
         child.close()
         self.job: Job | None = None
 
-    def deadline(self, limit: float) -> float:
-        """``limit`` after the last progress of this job's stage, and at most TOTAL_LIMITS
-        limits after its start."""
-        since = self.job.since
-        return min(max(since, self.beat.value) + limit, since + TOTAL_LIMITS * limit)
+    def cpu(self) -> float | None:
+        """The child's CPU time (user + system, all threads), from /proc; None elsewhere."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (name) "
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+    def start(self, stage: str) -> None:
+        self.job.stage, self.job.since = stage, time.monotonic()
+        self.job.since_cpu = self.cpu() or 0.0
+
+    def overdue(self, limit: float) -> str | None:
+        """Why this job's stage counts as hung now, or None."""
+        job, now, cpu = self.job, time.monotonic(), self.cpu()
+        if now - max(job.since, self.beat[0]) >= TOTAL_LIMITS * limit:
+            return f"no progress for {TOTAL_LIMITS * limit:g} s"
+        if cpu is None:  # no /proc: wall time only
+            stalled = now - max(job.since, self.beat[0]) >= limit
+            return f"no progress for {limit:g} s" if stalled else None
+        if cpu - max(job.since_cpu, self.beat[1]) >= limit:
+            return f"no progress for {limit:g} s of CPU"
+        if cpu - job.since_cpu >= TOTAL_LIMITS * limit:
+            return f"over {TOTAL_LIMITS * limit:g} s of CPU in all"
+        return None
 
     def stop(self) -> None:
-        try:
+        with suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
         self.process.join(timeout=30)
         if self.process.is_alive():
             self.process.kill()
@@ -442,7 +483,8 @@ class Slot:
             if self.stack_file.exists() and self.stack_file.stat().st_size > size:
                 break
         time.sleep(0.05)
-        dump = self.stack_file.read_text("utf-8", "replace")[size:] if self.stack_file.exists() else ""
+        exists = self.stack_file.exists()
+        dump = self.stack_file.read_text("utf-8", "replace")[size:] if exists else ""
         frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', dump)  # innermost first
         if not frames:
             return "?"
@@ -458,7 +500,7 @@ class Fuzz:
         self.ctx = multiprocessing.get_context("fork")  # a copy of this process: no re-import
         self.started = 0
         self.slots = [self._new_slot() for _ in range(workers)]
-        self.tried = self.passed = self.taken = self.stored = 0
+        self.tried = self.passed = self.taken = self.refused = self.stored = 0
         self.crashes: Counter[str] = Counter()  # kind of crash -> inputs
         self.hangs: Counter[str] = Counter()  # where it hung -> inputs
         self.examples: dict[str, tuple[int, str]] = {}  # kind -> the first input that showed it
@@ -487,7 +529,8 @@ class Fuzz:
         while not (free := [s for s in self.slots if s.job is None]):
             self._wait()
         slot = free[0]
-        slot.job, job.since = job, time.monotonic()
+        slot.job = job
+        slot.start("check")
         try:
             slot.conn.send((paths, with_store))
         except OSError:  # the worker died between jobs
@@ -506,8 +549,7 @@ class Fuzz:
 
     def _wait(self) -> None:
         busy = [s for s in self.slots if s.job]
-        timeout = max(0.0, min(s.deadline(self.limit) for s in busy) - time.monotonic())
-        ready = wait_for([s.conn for s in busy], timeout=timeout)
+        ready = wait_for([s.conn for s in busy], timeout=min(0.5, self.limit / 4))
         for slot in busy:
             if slot.conn in ready:
                 try:
@@ -516,36 +558,35 @@ class Fuzz:
                     self._died(slot)
                     continue
                 self._answer(slot, stage, outcome)
-            elif time.monotonic() >= slot.deadline(self.limit):
-                self._hung(slot)
+            elif why := slot.overdue(self.limit):
+                self._hung(slot, why)
 
     def _answer(self, slot: Slot, stage: str, outcome: tuple) -> None:
         job = slot.job
         job.outcomes.append((stage, outcome))
         if stage == "check":
             self.taken += outcome[0] == "taken"
+            self.refused += outcome[0] == "refused"
         else:
             self.stored += 1
         if stage == "check" and job.with_store:  # the store step gets its own time limit
-            job.stage, job.since = "store", time.monotonic()
+            slot.start("store")
             return
         self._finish(slot)
 
-    def _hung(self, slot: Slot) -> None:
+    def _hung(self, slot: Slot, why: str) -> None:
         job = slot.job
         where = slot.hung_at()
         step = "read_and_check" if job.stage == "check" else "load_corpus"
-        stalled = time.monotonic() - max(job.since, slot.beat.value) >= self.limit
-        what = (f"no progress for {self.limit:g} s" if stalled
-                else f"over {TOTAL_LIMITS * self.limit:g} s in all")
-        self._note(self.hangs, f"{step}: {what} at {where}", job)
+        self._note(self.hangs, f"{step}: {why} at {where}", job)
         self._replace(slot)
 
     def _died(self, slot: Slot) -> None:
         slot.process.join(timeout=5)
         job = slot.job
         if job is not None:
-            self._note(self.crashes, f"worker died (exit {slot.process.exitcode}) in {job.stage}", job)
+            kind = f"worker died (exit {slot.process.exitcode}) in {job.stage}"
+            self._note(self.crashes, kind, job)
         self._replace(slot)
 
     def _replace(self, slot: Slot) -> None:
@@ -620,8 +661,9 @@ def main() -> None:
                         help="Every Nth input is also loaded into a real store.")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--limit", type=float, default=LIMIT_S,
-                        help="Seconds a step of an input may go without progress (a record checked, "
-                             f"a batch written) before it counts as a hang; {TOTAL_LIMITS}× in all.")
+                        help="CPU seconds a step of an input may use without progress (a "
+                             "record checked, a batch written) before it counts as a hang; "
+                             f"{TOTAL_LIMITS}× that in all, or without progress in wall time.")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="Child processes running the loader.")
     parser.add_argument("--save-examples", type=Path,
@@ -638,10 +680,11 @@ def main() -> None:
     print("shapes (inputs, of them crashed or hung): " + ", ".join(
         f"{shape} {count}/{fuzz.bad_shapes[shape]}" for shape, count in fuzz.shapes.most_common()))
     report([Result("loader fuzz: inputs without a crash or hang", fuzz.passed, fuzz.tried, "inputs",
-                   1.0, note=f"{fuzz.taken} taken, {fuzz.tried - fuzz.taken} refused or failed, "
+                   1.0, note=f"{fuzz.taken} taken, {fuzz.refused} refused, "
                              f"{fuzz.stored} through a real store, "
-                             f"{sum(fuzz.crashes.values())} crashes, {sum(fuzz.hangs.values())} hangs, "
-                             f"limit {fuzz.limit:g}s (without progress; "
+                             f"{sum(fuzz.crashes.values())} crashes, "
+                             f"{sum(fuzz.hangs.values())} hangs, "
+                             f"limit {fuzz.limit:g}s (CPU without progress; "
                              f"{TOTAL_LIMITS * fuzz.limit:g}s in all), {len(fuzz.slots)} workers, "
                              f"{elapsed[0]:.0f} s")])
 

@@ -24,6 +24,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from .graph.base import Store
+from .graph.neighbours import named_scenes
 from .models import Component
 from .text import nfc
 
@@ -271,10 +273,11 @@ def parse(word: str, lexicon: Lexicon, named: list[str] | None = None, k: int = 
     )
 
 
-def parse_in_store(store, word: str, k: int = 5) -> ParseResult:
+def store_lexicon(store: Store) -> Lexicon:
+    """The lexicon of a store's component names and the scenes that hold them."""
+    return Lexicon(store.component_lexicon(), store.scenes_with_components())
+
+
+def parse_in_store(store: Store, word: str, k: int = 5) -> ParseResult:
     """Parse ``word`` against the store's component lexicon and stored hyperlexemes."""
-    lexicon = Lexicon(store.component_lexicon(), store.scenes_with_components())
-    named = store.run(
-        "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id", {"form": nfc(word)}
-    ).column()
-    return parse(word, lexicon, named, k)
+    return parse(word, store_lexicon(store), named_scenes(store, nfc(word)), k)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -97,7 +97,7 @@ class Expression(BaseModel):
 
 def expression_id(expr: Expression) -> str:
     """Deterministic id from what the expression says and for which scene(s) and voice."""
-    identity = [
+    return expression_key(
         expr.scene_ids,
         expr.text,
         expr.form,
@@ -106,8 +106,21 @@ def expression_id(expr: Expression) -> str:
         expr.tone,
         expr.target,
         expr.lang,
-    ]
-    return "x" + content_hash(identity)
+    )
+
+
+def expression_key(
+    scene_ids: list[str],
+    text: str,
+    form: str,
+    style: str | None,
+    register: str | None,
+    tone: str | None,
+    target: str | None,
+    lang: str | None,
+) -> str:
+    """``expression_id`` from plain values, for rows built without an ``Expression``."""
+    return "x" + content_hash([scene_ids, text, form, style, register, tone, target, lang])
 
 
 class Scene(BaseModel):
@@ -132,16 +145,20 @@ class Scene(BaseModel):
     def content_hash(self) -> str:
         """Hash of what the scene *is*, not of where it sits: decides re-embedding and
         regeneration."""
-        return content_hash(
-            [
-                self.title,
-                self.text,
-                self.lang,
-                sorted(c.key for c in self.components),
-                sorted(self.archetypes),
-                self.props,
-            ]
-        )
+        keys = [c.key for c in self.components]
+        return scene_hash(self.title, self.text, self.lang, keys, self.archetypes, self.props)
+
+
+def scene_hash(
+    title: str | None,
+    text: str | None,
+    lang: str | None,
+    component_keys: Iterable[str],
+    archetypes: Iterable[str],
+    props: dict[str, Any],
+) -> str:
+    """``Scene.content_hash`` from plain values, for rows built without a ``Scene``."""
+    return content_hash([title, text, lang, sorted(component_keys), sorted(archetypes), props])
 
 
 def ancestors(scene_id: str, parents: Mapping[str, str]) -> Iterator[str]:

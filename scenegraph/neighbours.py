@@ -1,7 +1,7 @@
 """Neighbouring scenes by meaning (the vector index), by structure (the graph), or both.
 
 - ``semantic``: cosine similarity of the scenes' embedded texts.
-- ``structural``: what the graph says, asked in Cypher that both stores speak — shared
+- ``structural``: what the graph says (read through ``scenegraph.graph.neighbours``) — shared
   components (1 each) and archetypes (0.5 each), a LEADS_TO edge either way (1), and fractal
   proximity: 1.5 / the number of CONTAINS steps between the two scenes in their tree.
 - ``both``: reciprocal-rank fusion of the two rankings (score = sum of 1 / (60 + rank)); every
@@ -9,7 +9,11 @@
 
 ``search`` ranks scenes (or expressions) against free text. A single word that is a stored
 hyperlexeme or a scene id searches from the vectors of the scenes it names; an unknown fused
-word is read as the component names it fuses (see ``scenegraph.hyperlexeme``).
+word is read as the component names it fuses (see ``scenegraph.hyperlexeme``). It is one
+pipeline in two steps: ``read_text`` looks the text up as a stored hyperlexeme (once), and
+``vector_search`` ranks the index against that reading. `scenegraph search` runs both; the
+explorer's search box (``scenegraph.web.find``) ranks the same reading by id, hyperlexeme and
+words too.
 
 ``materialize`` writes hits as ``(scene)-[:RESONATES {score}]->(neighbour)`` edges, replacing
 that scene's earlier ones, so Cypher users and the explorer see them. The score is the hit's
@@ -20,7 +24,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Literal, NamedTuple, get_args
 
@@ -30,8 +33,17 @@ from pydantic import BaseModel, TypeAdapter
 from .embedding import Embedder, default_embedder, normalise
 from .errors import ConfigError, SceneGraphError, VectorIndexError
 from .graph.base import Progress, Store
-from .graph.batch import GraphBatch
-from .hyperlexeme import parse_in_store
+from .graph.neighbours import (
+    TieKind,
+    ancestors,
+    descendants,
+    named_scenes,
+    placement,
+    relatives,
+    ties,
+    write_resonance,
+)
+from .hyperlexeme import Lexicon, store_lexicon
 from .text import nfc
 from .vectors import Kind, VectorIndex, open_index
 
@@ -40,7 +52,6 @@ BY: tuple[str, ...] = get_args(By)
 RRF_K = 60
 FRACTAL_WEIGHT = 1.5
 POOL_FACTOR, MIN_POOL = 3, 30  # how deep each ranking is read before fusing
-MAX_TREE_STEPS = 30
 
 
 class Hit(BaseModel):
@@ -74,54 +85,20 @@ def semantic_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]:
 # -- structural -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Link:
-    """One way two scenes are tied in the graph: a query giving (other id, detail) rows for
-    ``$id``, the weight of each row, and how its reason reads."""
+class Link(NamedTuple):
+    """One way two scenes are tied in the graph: the weight of each tie and how its reason
+    reads (filled with the tie's detail)."""
 
-    query: str
+    kind: TieKind
     weight: float
     reason: str
 
 
 LINKS = (
-    Link(
-        "MATCH (s:Scene {id: $id})-[:LEADS_TO]->(o:Scene) WHERE o.id <> $id RETURN o.id, s.id",
-        1.0,
-        "{} leads to it",
-    ),
-    Link(
-        "MATCH (o:Scene)-[:LEADS_TO]->(s:Scene {id: $id}) WHERE o.id <> $id RETURN o.id, s.id",
-        1.0,
-        "leads to {}",
-    ),
-    Link(
-        "MATCH (s:Scene {id: $id})-[:HAS]->(c:Component)<-[:HAS]-(o:Scene) WHERE o.id <> $id "
-        "RETURN o.id, c.key",
-        1.0,
-        "shares {}",
-    ),
-    Link(
-        "MATCH (s:Scene {id: $id})-[:EVOKES]->(a:Archetype)<-[:EVOKES]-(o:Scene) "
-        "WHERE o.id <> $id RETURN o.id, a.name",
-        0.5,
-        "evokes {} too",
-    ),
-)
-# Fractal proximity from the stored depths: descendants, ancestors, and every scene sharing an
-# ancestor (with the depth of the deepest shared one).
-DESCENDANTS = (
-    f"MATCH (s:Scene {{id: $id}})-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) "
-    "RETURN DISTINCT o.id, o.depth"
-)
-ANCESTORS = (
-    f"MATCH (o:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
-    "RETURN DISTINCT o.id, o.depth"
-)
-RELATIVES = (
-    f"MATCH (a:Scene)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(s:Scene {{id: $id}}) "
-    f"MATCH (a)-[:CONTAINS*1..{MAX_TREE_STEPS}]->(o:Scene) WHERE o.id <> $id "
-    "WITH o, max(a.depth) AS shared RETURN o.id, o.depth, shared"
+    Link("leads_to", 1.0, "{} leads to it"),
+    Link("comes_from", 1.0, "leads to {}"),
+    Link("shares_component", 1.0, "shares {}"),
+    Link("shares_archetype", 0.5, "evokes {} too"),
 )
 
 
@@ -156,7 +133,7 @@ def structural_neighbours(store: Store, scene_id: str, k: int = 10) -> list[Hit]
     for other, steps, reason in sorted(_tree_relations(store, scene_id, depth).values()):
         tally.add(other, FRACTAL_WEIGHT / steps, reason)
     for link in LINKS:
-        for other, detail in sorted(store.run(link.query, {"id": scene_id}).rows):
+        for other, detail in ties(store, scene_id, link.kind):
             tally.add(other, link.weight, link.reason.format(detail))
     return tally.hits(k)
 
@@ -171,9 +148,8 @@ def _tree_relations(store: Store, scene_id: str, depth: int | None) -> dict[str,
         if steps > 0 and (other not in out or steps < out[other][1]):
             out[other] = (other, steps, reason)
 
-    params = {"id": scene_id}
-    for other, other_depth, shared in store.run(RELATIVES, params).rows:
-        if None not in (other_depth, shared):
+    for other, other_depth, shared in relatives(store, scene_id):
+        if other_depth is not None and shared is not None:
             steps = depth + other_depth - 2 * shared
             sibling = other_depth == depth == shared + 1
             keep(
@@ -181,11 +157,11 @@ def _tree_relations(store: Store, scene_id: str, depth: int | None) -> dict[str,
                 steps,
                 "sibling (same parent)" if sibling else f"same tree, {steps} steps apart",
             )
-    for other, other_depth in store.run(DESCENDANTS, params).rows:
+    for other, other_depth in descendants(store, scene_id):
         if other_depth is not None:
             steps = other_depth - depth
             keep(other, steps, "part of it" if steps == 1 else f"inside it, {steps} levels down")
-    for other, other_depth in store.run(ANCESTORS, params).rows:
+    for other, other_depth in ancestors(store, scene_id):
         if other_depth is not None:
             steps = depth - other_depth
             keep(other, steps, "contains it" if steps == 1 else f"contains it, {steps} levels up")
@@ -194,13 +170,13 @@ def _tree_relations(store: Store, scene_id: str, depth: int | None) -> dict[str,
 
 def _require_scene(store: Store, scene_id: str) -> int | None:
     """The scene's depth; raises when the store has no such scene."""
-    rows = store.run("MATCH (s:Scene {id: $id}) RETURN s.depth", {"id": scene_id}).rows
-    if not rows:
+    placed = placement(store, scene_id)
+    if placed is None:
         raise SceneGraphError(
             f"no scene {scene_id!r} in {store.uri}: check the id "
             '(`scenegraph cypher "MATCH (s:Scene) RETURN s.id"`)'
         )
-    return rows[0][0]
+    return placed.depth
 
 
 # -- both -------------------------------------------------------------------------------------
@@ -248,32 +224,42 @@ def neighbours(store: Store, scene_id: str, k: int = 10, by: By = "semantic") ->
 # -- search -----------------------------------------------------------------------------------
 
 
+class Reading(NamedTuple):
+    """A search text (NFC) and the scenes a stored hyperlexeme of exactly that form names: the
+    one hyperlexeme lookup a search makes, shared by every ranking that needs it."""
+
+    text: str
+    named: list[str]
+
+
+def read_text(store: Store, text: str) -> Reading:
+    """The text, looked up as a stored hyperlexeme when it is a single word."""
+    text = nfc(text)
+    one_word = bool(text) and not any(ch.isspace() for ch in text)
+    return Reading(text, named_scenes(store, text) if one_word else [])
+
+
 class Query(NamedTuple):
-    """How a search text was read: a text to embed, or vectors taken from the index."""
+    """How a search text is searched: a text to embed, or vectors taken from the index."""
 
     text: str
     vector: np.ndarray | None
     reason: str
 
 
-def read_query(store: Store, index: VectorIndex, text: str) -> Query:
+def _query(store: Store, index: VectorIndex, reading: Reading, lexicon: Lexicon | None) -> Query:
     """For scenes, a scene id or stored hyperlexeme becomes the mean vector of the scenes it
     names, and an unknown fused word the component names it fuses; the rest stays free text."""
+    text = reading.text
     plain = Query(text, None, "similar to the query")
     if index.meta.kind != "scene" or any(ch.isspace() for ch in text):
         return plain
-    named = sorted(
-        scene
-        for scene in store.run(
-            "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id", {"form": text}
-        ).column()
-        if scene in index
-    )
+    named = [scene for scene in reading.named if scene in index]
     if named or text in index:
         vector = normalise(index.vectors(named or [text]).mean(axis=0, keepdims=True))
         reason = f"hyperlexeme {text} names {', '.join(named)}" if named else f"scene {text}"
         return Query(text, vector, reason)
-    candidates = parse_in_store(store, text, k=1).candidates
+    candidates = (lexicon or store_lexicon(store)).parse(text, k=1)
     if candidates and all(segment.name for segment in candidates[0].segments):
         names = candidates[0].names
         if len(names) >= 2:
@@ -302,14 +288,29 @@ def query_embedder(index: VectorIndex, embedder: Embedder | None = None) -> Embe
 def search(
     store: Store, text: str, k: int = 10, embedder: Embedder | None = None, kind: Kind = "scene"
 ) -> list[Hit]:
-    """The k scenes (or expressions) closest to ``text``: free text or a hyperlexeme."""
+    """The k scenes (or expressions) closest to ``text``: free text, a hyperlexeme or an id."""
     text = nfc(text)
     if not text:
         raise ConfigError("the search text is empty: give a sentence, a hyperlexeme or an id")
     if k < 1:
         raise ConfigError(f"k must be at least 1, not {k}")
+    reading = read_text(store, text) if kind == "scene" else Reading(text, [])
+    return vector_search(store, reading, k, embedder, kind)
+
+
+def vector_search(
+    store: Store,
+    reading: Reading,
+    k: int = 10,
+    embedder: Embedder | None = None,
+    kind: Kind = "scene",
+    lexicon: Lexicon | None = None,
+) -> list[Hit]:
+    """The k items (k ≥ 1) of the vector index closest to a text already read (``read_text``,
+    not empty); ``lexicon``: the store's, when the caller holds one (else it is read when
+    needed)."""
     index = open_index(store, kind)
-    query = read_query(store, index, text)
+    query = _query(store, index, reading, lexicon)
     vector = (
         query.vector
         if query.vector is not None
@@ -324,19 +325,13 @@ def search(
 # -- RESONATES edges --------------------------------------------------------------------------
 
 
-def _add_resonance(batch: GraphBatch, scene_id: str, hits: list[Hit]) -> None:
-    batch.node("Scene", id=scene_id)  # names the source, so its old edges are replaced
-    for hit in hits:
-        batch.rel("RESONATES", scene_id, hit.id, score=float(hit.score))
-    batch.replace["RESONATES"][scene_id] = [hit.id for hit in hits]
+def _scores(hits: list[Hit]) -> list[tuple[str, float]]:
+    return [(hit.id, float(hit.score)) for hit in hits]
 
 
 def materialize(store: Store, scene_id: str, hits: list[Hit]) -> int:
     """Write ``hits`` as the scene's RESONATES edges (its earlier ones go); returns how many."""
-    batch = GraphBatch()
-    _add_resonance(batch, nfc(scene_id), hits)
-    store.upsert(batch)
-    return len(hits)
+    return write_resonance(store, {nfc(scene_id): _scores(hits)})
 
 
 def materialize_all(
@@ -344,12 +339,9 @@ def materialize_all(
 ) -> int:
     """RESONATES edges to the k nearest neighbours of every scene, in one write."""
     scene_ids = store.scene_ids() if by == "structural" else list(open_index(store, "scene").ids)
-    batch, written = GraphBatch(), 0
+    scores: dict[str, list[tuple[str, float]]] = {}
     for scene_id in scene_ids:
-        hits = neighbours(store, scene_id, k, by)
-        _add_resonance(batch, scene_id, hits)
-        written += len(hits)
+        scores[scene_id] = _scores(neighbours(store, scene_id, k, by))
         if progress:
             progress(1)
-    store.upsert(batch)
-    return written
+    return write_resonance(store, scores)

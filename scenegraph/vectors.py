@@ -79,10 +79,7 @@ def scene_items(store: Store) -> list[Item]:
 
 def expression_items(store: Store) -> list[Item]:
     """Every active expression, by its own text."""
-    rows = store.run(
-        "MATCH (e:Expression) WHERE e.status = 'active' RETURN e.id, e.text ORDER BY e.id"
-    ).rows
-    return [_item(expr_id, text) for expr_id, text in rows if text]
+    return [_item(expr_id, text) for expr_id, text in store.expression_texts() if text]
 
 
 SOURCES: dict[str, Callable[[Store], list[Item]]] = {

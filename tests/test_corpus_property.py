@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hang_watchdog import watchdog
@@ -48,7 +48,23 @@ scene = st.recursive(
         {"id": names}, optional={"parts": st.lists(st.one_of(children, names), max_size=3),
                                  "components": components}),
     max_leaves=6)
-record = st.one_of(pair, hyperlexeme, scene, junk)
+# Scene records over a handful of ids, so parts close cycles, name themselves and share
+# children (diamonds) often — the shapes that once made the loader spin.
+few_ids = st.sampled_from(["A", "B", "C", "D"])
+tangle = st.recursive(
+    st.fixed_dictionaries({"id": few_ids}, optional={"parts": st.lists(few_ids, max_size=3)}),
+    lambda children: st.fixed_dictionaries(
+        {"id": few_ids, "parts": st.lists(st.one_of(children, few_ids), max_size=3)}),
+    max_leaves=5)
+record = st.one_of(pair, hyperlexeme, scene, tangle, junk)
+# The files, tried first in every profile.
+CYCLES = [
+    [{"id": "A", "parts": [{"id": "B", "parts": ["A"]}, "C"]}],
+    [{"id": "R", "parts": [{"id": "X", "parts": [{"id": "Y", "parts": ["Y", "Z"]}]}, "W"]}],
+    [{"id": "P", "parts": ["Q"]}, {"id": "Q", "parts": ["S"]}, {"id": "S", "parts": ["P", "T"]}],
+    [{"id": "D1", "parts": ["D2", "D3"]}, {"id": "D2", "parts": ["D4"]},
+     {"id": "D3", "parts": ["D4"]}, {"id": "D4", "parts": ["D1", "D5"]}],
+]
 
 
 def check(problems: list[str]) -> None:
@@ -59,6 +75,10 @@ def check(problems: list[str]) -> None:
 @watchdog()
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(records=st.lists(record, min_size=1, max_size=8))
+@example(records=CYCLES[0])
+@example(records=CYCLES[1])
+@example(records=CYCLES[2])
+@example(records=CYCLES[3])
 def test_builder_takes_records_or_names_each_problem(tmp_path_factory, records):
     path = tmp_path_factory.mktemp("prop") / "corpus.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
@@ -78,7 +98,8 @@ def test_builder_takes_records_or_names_each_problem(tmp_path_factory, records):
 @watchdog()
 @settings(max_examples=max(1, settings().max_examples // 10),  # a store load per example
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(records=st.lists(st.one_of(pair, scene), min_size=1, max_size=5))
+@given(records=st.lists(st.one_of(pair, scene, tangle), min_size=1, max_size=5))
+@example(records=CYCLES[2])
 def test_store_is_unchanged_by_a_refused_load(ladybug_store, tmp_path_factory, records):
     path = tmp_path_factory.mktemp("prop") / "corpus.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")

@@ -17,8 +17,9 @@ from scenegraph.graph.batch import GraphBatch
 from scenegraph.cli import cli
 from scenegraph.errors import ConfigError, StoreError
 from scenegraph.generation import GenerateOptions, generate, load_config, run
-from scenegraph.generation.journal import JOURNAL_FILE, MIGRATIONS, Journal
-from scenegraph.generation.parse import parse_outputs
+from scenegraph.generation.journal import MIGRATIONS, Journal
+from scenegraph.llm.journal import JOURNAL_FILE
+from scenegraph.llm.parse import parse_outputs
 from scenegraph.generation.plan import select_scenes
 from scenegraph.load import load_corpus
 from scenegraph.models import Component

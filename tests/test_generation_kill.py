@@ -23,7 +23,7 @@ import pytest
 from chat_server import ChatServer
 from conftest import ROOT
 from scenegraph.generation import GenerateOptions, generate
-from scenegraph.generation.journal import JOURNAL_FILE
+from scenegraph.llm.journal import JOURNAL_FILE
 from scenegraph.generation.plan import select_scenes
 from scenegraph.graph.ladybug import LadybugStore
 

@@ -19,7 +19,7 @@ import pytest
 from chat_server import FAULT_KINDS, ChatServer
 from conftest import ROOT
 from scenegraph.generation import GenerateOptions, generate
-from scenegraph.generation.journal import JOURNAL_FILE
+from scenegraph.llm.journal import JOURNAL_FILE
 from scenegraph.graph.ladybug import LadybugStore
 
 KEY = "sk-test-9f3c2b7e-SECRET-key"

@@ -8,15 +8,19 @@ and register themselves on import (listed at the bottom).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import __version__
-from ..errors import CorpusError, SceneGraphError
+from ..errors import ConfigError, CorpusError, SceneGraphError
 from ..graph import open_store, resolve_uri
 from ..output import err_console
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Group(click.Group):
@@ -30,6 +34,23 @@ class Group(click.Group):
             for line in lines:
                 err_console.print(f"Error: {line}", markup=False, highlight=False, soft_wrap=True)
             sys.exit(1)
+
+
+def options_from(shape: type[M], /, **values: Any) -> M:
+    """Build an options model from command-line values; a refusal becomes one ``ConfigError``
+    line naming each option (``--max-per-cell: …``), as the user typed it."""
+    try:
+        return shape(**values)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(map(_option_problem, exc.errors(include_url=False)))) from None
+
+
+def _option_problem(error: ErrorDetails) -> str:
+    option, *inside = error["loc"] or ("options",)
+    place = str(option).replace("_", "-") + "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in inside
+    )
+    return f"--{place}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
 def json_option(f):

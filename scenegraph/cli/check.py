@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
-from ..errors import ConfigError
 from ..output import console, print_json, print_table
-from . import cli, json_option, open_for, progress_bar
+from . import cli, json_option, open_for, options_from, progress_bar
 
 LINKAGE_SHOWN = 10
 
@@ -99,25 +96,25 @@ def check(
     """
     from ..quality import CheckOptions, JudgeOptions, run_checks
 
-    try:
-        options = CheckOptions(
-            model=model,
-            report_dir=None if no_report else out_dir,
-            compress=compress,
-            force=force,
-            judge=JudgeOptions(
-                model=judge_model,
-                base_url=base_url,
-                api_key_env=api_key_env,
-                concurrency=concurrency,
-            )
-            if judge
-            else None,
+    judge_options = (
+        options_from(
+            JudgeOptions,
+            model=judge_model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
         )
-    except ValidationError as exc:
-        raise ConfigError(
-            "; ".join(f"--{'.'.join(map(str, e['loc']))}: {_message(e)}" for e in exc.errors())
-        ) from None
+        if judge
+        else None
+    )
+    options = options_from(
+        CheckOptions,
+        model=model,
+        report_dir=None if no_report else out_dir,
+        compress=compress,
+        force=force,
+        judge=judge_options,
+    )
     store = open_for(ctx)
     with progress_bar("{task.description}") as bar:
         task = bar.add_task("checking", total=None)
@@ -217,7 +214,3 @@ def show_summary(report) -> None:
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
-
-
-def _message(error: ErrorDetails) -> str:
-    return str(error["msg"]).removeprefix("Value error, ")

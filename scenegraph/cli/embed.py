@@ -11,7 +11,8 @@ from ..output import console, print_json, print_table
 from . import cli, json_option, open_for, progress_bar
 
 if TYPE_CHECKING:
-    from ..neighbours import By
+    from ..graph.base import Store
+    from ..neighbours import By, Hit
     from ..vectors import Kind
 
 KIND_CHOICES = ("scene", "expression", "all")
@@ -183,7 +184,7 @@ def neighbours(
     _show(store, hits, "scene", as_json)
 
 
-def _show(store, hits, kind: str, as_json: bool) -> None:
+def _show(store: Store, hits: list[Hit], kind: Kind, as_json: bool) -> None:
     if as_json:
         return print_json([hit.model_dump() for hit in hits])
     labels = _labels(store, [hit.id for hit in hits], kind)
@@ -196,11 +197,6 @@ def _show(store, hits, kind: str, as_json: bool) -> None:
     )
 
 
-def _labels(store, ids: Iterable[str], kind: str) -> dict[str, str]:
+def _labels(store: Store, ids: Iterable[str], kind: Kind) -> dict[str, str]:
     """A short label per id: a scene's title (or the start of its text), an expression's text."""
-    label = "Expression" if kind == "expression" else "Scene"
-    text = "n.text" if kind == "expression" else "coalesce(n.title, n.text)"
-    rows = store.run(
-        f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) RETURN n.id, {text}", {"ids": list(ids)}
-    ).rows
-    return {item_id: (value or "")[:80] for item_id, value in rows}
+    return {item_id: (text or "")[:80] for item_id, text in store.labels(kind, ids)}

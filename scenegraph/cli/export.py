@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import click
-from pydantic import ValidationError
 
-from ..errors import ConfigError
 from ..models import FORMS
 from ..output import console, print_json, print_table
-from . import cli, json_option, open_for, progress_bar
+from . import cli, json_option, open_for, options_from, progress_bar
 
 
 def _names(value: str) -> list[str]:
@@ -27,15 +25,7 @@ def _ratios(value: str) -> tuple[float, ...]:
 def _options(**values):
     from ..export import ExportOptions
 
-    try:
-        return ExportOptions(**values)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in error["loc"]) or "options"
-        raise ConfigError(
-            f"--{where.split('.')[0].replace('_', '-')}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-        ) from None
+    return options_from(ExportOptions, **values)
 
 
 @cli.command("export")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
-from ..errors import ConfigError
 from ..output import err_console, print_json, print_table
-from . import cli, json_option, open_for, progress_bar
+from . import cli, json_option, open_for, options_from, progress_bar
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -148,11 +146,7 @@ def _options(given: dict[str, Any]):
     for name in ("styles", "registers", "tones", "forms", "targets"):
         given[name] = _names(given[name])
     given["archetypes"] = list(given["archetypes"]) or None
-    try:
-        return GenerateOptions(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from exc
+    return options_from(GenerateOptions, **{k: v for k, v in given.items() if v is not None})
 
 
 class _Progress:

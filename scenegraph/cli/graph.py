@@ -128,7 +128,9 @@ def cypher(
     Example:
       scenegraph cypher "MATCH (s:Scene)-[:EVOKES]->(:Archetype {name: \\$a}) RETURN s.id" -p a=порог
     """  # noqa: E501 -- --help shows the example verbatim (click's \b block), one command a line
-    result = open_for(ctx, read_only=not write).run(query, _param(params), write=write)
+    from ..graph.query import user_query
+
+    result = user_query(open_for(ctx, read_only=not write), query, _param(params), write=write)
     if as_json:
         return print_json(result.dicts())
     print_table(result.columns, result.rows)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from typing import TYPE_CHECKING
 
 import click
 
+from ..errors import StoreError
 from ..output import console, err_console
 from . import cli
+
+if TYPE_CHECKING:
+    from ..web.session import StoreSession
 
 DEFAULT_PORT = 8765
 
@@ -77,10 +82,8 @@ def serve(ctx: click.Context, host: str, port: int, token: str | None, new_token
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def _report_store(session) -> None:
+def _report_store(session: StoreSession) -> None:
     """Say at once whether the store opens, and whether a writer holds it."""
-    from ..errors import StoreError
-
     try:
         status = session.status()
     except StoreError as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..graph.base import Store
+from ..graph.export import ExpressionRow
 from ..text import nfc
 from .formats import Format, Output, Part, format_classes
 from .manifest import (
@@ -34,7 +35,7 @@ from .manifest import (
 )
 from .options import ExportOptions
 from .rows import Pair, Renderer, template_hashes
-from .selection import Chunk, ExpressionRow, Plan, plan_selection, read_chunks
+from .selection import Chunk, Plan, plan_selection, read_chunks
 from .splits import SplitAssigner, allot, check_leakage
 
 Progress = Callable[[int], None]

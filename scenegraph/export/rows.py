@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import orjson
 
+from ..graph.export import ExpressionRow, SceneView
 from ..models import COMPONENT_KINDS
 from ..text import canonical_json
 from .options import ExportOptions
-from .selection import Chunk, ExpressionRow, SceneView
+from .selection import Chunk
 
 SYSTEM = {
     "forward": "You speak scenes. A scene comes as its hyperlexeme, its components (agent, "

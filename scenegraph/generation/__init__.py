@@ -4,9 +4,9 @@
     report = generate(store, GenerateOptions(provider="template"))
 
 Modules: ``config`` (styles, registers, tones, forms), ``plan`` (items and their keys),
-``walks`` (graph context and passages), ``prompts`` (Jinja2 templates), ``parse`` (reading
-answers), ``providers`` (``openai``, ``template``), ``journal`` (SQLite, resumable runs),
-``run`` (the async loop and the writer).
+``walks`` (graph context and passages), ``prompts`` (Jinja2 templates), ``journal`` (the items
+of resumable runs), ``run`` (the async loop and the writer). Providers, retries, the answer
+parser and the journal file are ``scenegraph.llm``'s.
 """
 
 from .config import GenerationConfig, load_config

@@ -1,4 +1,4 @@
-"""The generation journal: one SQLite row per item key, beside the store (``journal.sqlite``).
+"""The generation journal: one row per item key in the store's journal file (table ``items``).
 
 Statuses, in the order an item moves through them:
 
@@ -9,30 +9,23 @@ Statuses, in the order an item moves through them:
 * ``stored``     — in the graph. The next run skips it.
 * ``superseded`` — stored once; a newer key of the same slot replaced it.
 
-The ``judgements`` table caches the quality checks' LLM judge (``scenegraph.quality.judge``), one
-answer per key of what was judged, so a re-run asks the model only about what changed.
-
-The schema grows by named migrations, applied once each and recorded in ``_migrations``.
+The file, its migrations and its request cache are ``scenegraph.llm.journal``'s; this module
+adds the items table and what generation asks of it.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from ..llm import journal as llm_journal
+from ..llm.journal import Migration
 from ..text import canonical_json
 
-JOURNAL_FILE = "journal.sqlite"
-CHUNK = 500  # values per IN (…) list
-
-MIGRATIONS: list[tuple[str, str]] = [
+# Sorted by name, with the file's other migrations: the order a fresh journal applies them.
+MIGRATIONS: tuple[Migration, ...] = (
     (
         "001_items",
         """
@@ -53,19 +46,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX items_expression ON items(expression_id);
     """,
     ),
-    (
-        "002_judgements",
-        """
-        CREATE TABLE judgements (
-            key TEXT PRIMARY KEY,
-            expression_id TEXT NOT NULL,
-            model TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-    """,
-    ),
-]
+    *llm_journal.MIGRATIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -109,35 +91,10 @@ IDENTITY_COLUMNS = (
 )
 
 
-class Journal:
-    """The journal file of a store; opened on first use, safe to use from one thread at a time."""
+class Journal(llm_journal.Journal):
+    """The journal file of a store, with generation's items."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def exists(self) -> bool:
-        return self.path.exists()
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")  # durable across a killed process
-                db.execute("PRAGMA busy_timeout=5000")
-                migrate(db)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open the generation journal {self.path}: {exc}") from exc
-            self._db = db
-        return self._db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+    migrations = MIGRATIONS
 
     # -- reads --------------------------------------------------------------------------
 
@@ -186,26 +143,11 @@ class Journal:
             )
         )
 
-    def judgements(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Cached answers of the quality checks' judge, by key."""
-        return {
-            key: json.loads(payload)
-            for key, payload in self._select(
-                "SELECT key, payload FROM judgements WHERE key IN ({})", keys
-            )
-        }
-
-    def _select(self, query: str, values: Iterable[str]) -> Iterator[tuple]:
-        values = list(dict.fromkeys(values))
-        for start in range(0, len(values), CHUNK):
-            chunk = values[start : start + CHUNK]
-            yield from self._conn().execute(query.format(",".join("?" * len(chunk))), chunk)
-
     # -- writes -------------------------------------------------------------------------
 
     def record(self, records: list[Record]) -> None:
         """Insert or update rows, in one transaction."""
-        now = _now()
+        now = llm_journal.now()
         rows = [
             {
                 **{c: _column(r.identity[c]) for c in IDENTITY_COLUMNS},
@@ -245,56 +187,13 @@ class Journal:
 
     def mark(self, keys: Iterable[str], status: str) -> None:
         """Set the status of rows (``stored`` drops the written-ahead payload)."""
-        now = _now()
+        now = llm_journal.now()
         payload = ", payload = NULL" if status == "stored" else ""
         self._write(
             f"UPDATE items SET status = ?, updated_at = ?{payload} WHERE key = ?",
             [(status, now, key) for key in keys],
         )
 
-    def record_judgement(
-        self, key: str, expression_id: str, model: str, payload: dict[str, Any]
-    ) -> None:
-        self._write(
-            "INSERT INTO judgements (key, expression_id, model, payload, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-            "payload = excluded.payload, updated_at = excluded.updated_at",
-            [(key, expression_id, model, json.dumps(payload, ensure_ascii=False), _now())],
-        )
-
-    def _write(self, query: str, rows: list) -> None:
-        if not rows:
-            return
-        with self._lock:
-            db = self._conn()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany(query, rows)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply the migrations not yet recorded; returns their names."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    done = {name for (name,) in db.execute("SELECT name FROM _migrations")}
-    applied = []
-    for name, script in MIGRATIONS:
-        if name in done:
-            continue
-        db.executescript(
-            f"BEGIN IMMEDIATE; {script}; "
-            f"INSERT INTO _migrations VALUES ('{name}', '{_now()}'); COMMIT;"
-        )
-        applied.append(name)
-    return applied
-
 
 def _column(value: Any) -> Any:
     return canonical_json(value) if isinstance(value, (list, tuple, dict)) else value
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..llm.providers import ProviderConfig
+from ..llm.retry import RetryPolicy
+
 
 class GenerateOptions(BaseModel):
     """Everything a run needs except the store and the API key (read from the environment)."""
@@ -51,6 +54,25 @@ class GenerateOptions(BaseModel):
     timeout_s: float = Field(60.0, gt=0.0)
     dry_run: bool = False
     expected_output_tokens: int = Field(80, ge=1)  # per output, for the dry-run estimate
+
+    def provider_config(self) -> ProviderConfig:
+        return ProviderConfig(
+            name=self.provider,
+            model=self.model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+            json_mode=self.json_mode,
+            timeout_s=self.timeout_s,
+            dry_run=self.dry_run,
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=self.retries + 1, backoff_s=self.backoff_s, timeout_s=self.timeout_s
+        )
 
 
 class Estimate(BaseModel):

@@ -20,6 +20,8 @@ from typing import Any
 
 from ..errors import ConfigError, SceneGraphError
 from ..graph.base import Store
+from ..graph.generation import expressible_scenes
+from ..graph.query import user_query
 from ..models import FORMS, Scene
 from ..text import content_hash
 from .config import GenerationConfig, Voice
@@ -154,13 +156,7 @@ def select_scenes(store: Store, options: GenerateOptions) -> list[str]:
     """Ids of the scenes to express, sorted: from ``select`` or all, by archetype, capped."""
     ids = set(_query_ids(store, options.select) if options.select else store.scene_ids())
     if options.archetypes:
-        ids &= set(
-            store.run(
-                "MATCH (s:Scene)-[:EVOKES]->(a:Archetype) WHERE a.name IN $names "
-                "RETURN DISTINCT s.id",
-                {"names": options.archetypes},
-            ).column()
-        )
+        ids &= store.scenes_evoking(options.archetypes)
     ids &= expressible_scenes(store)
     chosen = sorted(ids)[: options.limit]
     if not chosen:
@@ -171,18 +167,9 @@ def select_scenes(store: Store, options: GenerateOptions) -> list[str]:
     return chosen
 
 
-def expressible_scenes(store: Store) -> set[str]:
-    """Scenes with something to express: a title, a text or a component (not bare references)."""
-    described = store.run(
-        "MATCH (s:Scene) WHERE s.text IS NOT NULL OR s.title IS NOT NULL RETURN s.id"
-    ).column()
-    composed = store.run("MATCH (s:Scene)-[:HAS]->(:Component) RETURN DISTINCT s.id").column()
-    return set(described) | set(composed)
-
-
 def _query_ids(store: Store, cypher: str) -> list[str]:
     try:
-        values = store.run(cypher).column()
+        values = user_query(store, cypher).column()
     except SceneGraphError as exc:
         raise ConfigError(f"--select query failed: {exc}") from exc
     if not all(isinstance(v, str) for v in values):

@@ -5,14 +5,16 @@ in front of them. ``system.j2`` and ``user.j2`` make a request, ``reask.j2`` the
 follow-up, ``offline.j2`` the text of the offline template provider. Every user message ends
 with a ``KEYS: [...]`` line naming the slots the answer must fill (added here, not by the
 template, so an overriding template cannot lose it).
+
+``ask`` and ``reask`` make the request a provider answers: messages for a model, or the
+``offline.j2`` text of each slot for a provider that does not read them.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from jinja2 import (
     BaseLoader,
@@ -24,6 +26,8 @@ from jinja2 import (
 )
 
 from ..errors import ConfigError
+from ..llm.base import Ask, Messages
+from ..llm.parse import keys_line
 from ..text import content_hash
 from .plan import Slot, Subject
 
@@ -31,14 +35,11 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 PROMPT_TEMPLATES = ("system.j2", "user.j2", "reask.j2")
 OFFLINE_TEMPLATE = "offline.j2"
 
-Messages = list[dict[str, str]]
 
-
-class Keyed(Protocol):
-    """What a KEYS line names: a slot, or anything else with a ``key``."""
-
-    @property
-    def key(self) -> str: ...
+def template_names(reads_prompt: bool) -> tuple[str, ...]:
+    """The templates whose text decides the answers of a provider that reads the prompt, or
+    of one that answers offline."""
+    return PROMPT_TEMPLATES if reads_prompt else (OFFLINE_TEMPLATE,)
 
 
 class Prompts:
@@ -80,27 +81,37 @@ class Prompts:
         values = _values(subject, slots)
         return [
             {"role": "system", "content": self.render("system.j2", **values)},
-            {"role": "user", "content": self.render("user.j2", **values) + keys_line(slots)},
+            {"role": "user", "content": self.render("user.j2", **values) + _keys(slots)},
         ]
 
+    def ask(self, subject: Subject, slots: list[Slot], reads_prompt: bool) -> Ask:
+        """The request for ``slots`` of ``subject``: its messages for a provider that reads
+        them, else (rendering only what is read) the offline text of each slot."""
+        keys = [slot.key for slot in slots]
+        if reads_prompt:
+            return Ask(keys, self.messages(subject, slots))
+        return Ask(keys, [], {slot.key: self.offline(subject, slot) for slot in slots})
+
     def reask(
-        self, messages: Messages, answer: str, subject: Subject, slots: list[Slot], problem: str
-    ) -> Messages:
-        """The conversation so far plus one corrective turn asking again for ``slots``."""
+        self, ask: Ask, answer: str, subject: Subject, slots: list[Slot], problem: str
+    ) -> Ask:
+        """``ask`` plus one corrective turn asking again for ``slots``."""
         text = self.render("reask.j2", problem=problem, **_values(subject, slots))
-        return [
-            *messages,
+        keys = [slot.key for slot in slots]
+        messages = [
+            *ask.messages,
             {"role": "assistant", "content": answer},
-            {"role": "user", "content": text + keys_line(slots)},
+            {"role": "user", "content": text + _keys(slots)},
         ]
+        return Ask(keys, messages, {k: v for k, v in ask.offline.items() if k in keys})
 
     def offline(self, subject: Subject, slot: Slot) -> str:
         """The template provider's text for one slot: filled from the components, no model."""
         return self.render(OFFLINE_TEMPLATE, **_values(subject, [slot]), slot=_slot_view(slot))
 
 
-def keys_line(slots: Sequence[Keyed]) -> str:
-    return "\n\nKEYS: " + json.dumps([slot.key for slot in slots], ensure_ascii=False)
+def _keys(slots: list[Slot]) -> str:
+    return keys_line([slot.key for slot in slots])
 
 
 def _values(subject: Subject, slots: list[Slot]) -> dict[str, Any]:

@@ -15,29 +15,29 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from ..graph.base import Store
 from ..graph.batch import GraphBatch
+from ..graph.generation import existing_expressions, supersede
+from ..llm.base import Ask, Completion, Provider
+from ..llm.journal import JOURNAL_FILE
+from ..llm.parse import Parsed, parse_outputs
+from ..llm.providers import make_provider
+from ..llm.retry import GaveUp, call_with_retries
 from ..models import Expression
 from .config import GenerationConfig, load_config
-from .journal import JOURNAL_FILE, Entry, Journal, Record
+from .journal import Entry, Journal, Record
 from .options import Estimate, Failure, GenerateOptions, GenerateProgress, GenerateReport
-from .parse import Parsed, parse_outputs
 from .plan import Item, Plan, Recipe, Subject, build_plan, plan_slots
-from .prompts import Prompts
-from .providers import Ask, Completion, Provider, Rejected, Retryable, make_provider
+from .prompts import Prompts, template_names
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[GenerateProgress], None]
-MAX_BACKOFF_S = 30.0
-MAX_RETRY_AFTER_S = 300.0
 MAX_FAILURES_SHOWN = 20
-FETCH_IDS = 5_000
 FLUSH_S, FLUSH_ROWS = 0.5, 500  # journal what arrives within half a second, at most 500 rows
 # Write the graph every 15 s or 20,000 expressions, and at the end (answers are journaled first,
 # so nothing waits on this for safety): a graph transaction costs about as much for 1 row as for
@@ -66,13 +66,14 @@ async def agenerate(
     config = load_config(options.config)
     slots = plan_slots(config, options)
     prompts = Prompts(options.templates)
-    provider = make_provider(options, prompts)
+    provider = make_provider(options.provider_config())
     params = (
         {**provider.params(), "mode": options.mode, "per_request": options.per_request}
         if provider.reads_prompt
         else provider.params()
     )
-    recipe = Recipe(provider.name, provider.model, prompts.hash(provider.template_names()), params)
+    template_hash = prompts.hash(template_names(provider.reads_prompt))
+    recipe = Recipe(provider.name, provider.model, template_hash, params)
     plan = build_plan(store, options, slots, recipe)
     journal = Journal(store.data_dir / JOURNAL_FILE)
     try:
@@ -122,7 +123,9 @@ class Triage:
         for item in plan.items:
             status = entries[item.key].status if item.key in entries else None
             by_status.get(status, todo).append(item)
-        present = existing_expressions(store, [entries[i.key].expression_id for i in done])
+        present = existing_expressions(
+            store, (expr_id for i in done if (expr_id := entries[i.key].expression_id))
+        )
         todo += [i for i in done if entries[i.key].expression_id not in present]
         done = [i for i in done if entries[i.key].expression_id in present]
         payloads = journal.payloads(i.key for i in written) if written else {}
@@ -138,19 +141,6 @@ def stale_count(todo: list[Item], entries: dict[str, Entry]) -> int:
         if entry.status == "stored":
             stored.setdefault(entry.slot, set()).add(key)
     return sum(1 for item in todo if stored.get(item.slot_id, set()) - {item.key})
-
-
-def existing_expressions(store: Store, ids: list[str | None]) -> set[str]:
-    wanted = sorted({i for i in ids if i})
-    found: set[str] = set()
-    for start in range(0, len(wanted), FETCH_IDS):
-        found.update(
-            store.run(
-                "UNWIND $ids AS i MATCH (e:Expression {id: i}) RETURN e.id",
-                {"ids": wanted[start : start + FETCH_IDS]},
-            ).column()
-        )
-    return found
 
 
 def group_requests(items: list[Item], options: GenerateOptions) -> list[tuple[Subject, list[Item]]]:
@@ -208,10 +198,6 @@ class Outcome:
     latency_s: float = 0.0
 
 
-class GaveUp(Exception):
-    """Retries exhausted, or the request was rejected: the reason goes to the journal."""
-
-
 class Runner:
     def __init__(
         self,
@@ -226,6 +212,7 @@ class Runner:
     ):
         self.store, self.journal, self.provider, self.prompts = store, journal, provider, prompts
         self.options, self.recipe, self.report = options, recipe, report
+        self.policy = options.retry_policy()
         self.progress = progress
         self.retrying = 0
         self.answered = 0
@@ -295,22 +282,17 @@ class Runner:
     async def _outcomes(self, subject: Subject, items: list[Item]) -> list[Outcome]:
         """Ask for the items' slots; re-ask once for what is missing; one outcome per item."""
         slots = [item.slot for item in items]
-        messages = self.prompts.messages(subject, slots) if self.provider.reads_prompt else []
-        ask = Ask(subject, slots, messages)
+        ask = self.prompts.ask(subject, slots, self.provider.reads_prompt)
         calls: list[Completion] = []
         try:
-            parsed = await self._ask(ask, calls)
+            parsed = await self._ask(subject, ask, calls)
             if parsed.missing:
                 missing = [s for s in slots if s.key in parsed.missing]
-                again = Ask(
-                    subject,
-                    missing,
-                    self.prompts.reask(
-                        ask.messages, calls[-1].text, subject, missing, parsed.problem or ""
-                    ),
+                again = self.prompts.reask(
+                    ask, calls[-1].text, subject, missing, parsed.problem or ""
                 )
                 try:
-                    parsed = parsed.merge(await self._ask(again, calls))
+                    parsed = parsed.merge(await self._ask(subject, again, calls))
                 except GaveUp as exc:
                     parsed.problem = f"{parsed.problem}; the re-ask failed: {exc}"
         except GaveUp as exc:
@@ -324,21 +306,21 @@ class Runner:
         latency = sum(c.latency_s for c in calls)
         return [self._outcome(item, parsed, usage, latency) for item in items]
 
-    async def _ask(self, ask: Ask, calls: list[Completion]) -> Parsed:
-        completion = await self._call(ask)
+    async def _ask(self, subject: Subject, ask: Ask, calls: list[Completion]) -> Parsed:
+        completion = await self._call(subject, ask)
         calls.append(completion)
         self.report.prompt_tokens += completion.prompt_tokens
         self.report.completion_tokens += completion.completion_tokens
         return parse_outputs(completion.text, ask.keys, completion.finish_reason)
 
-    async def _call(self, ask: Ask) -> Completion:
+    async def _call(self, subject: Subject, ask: Ask) -> Completion:
         async def wait(seconds: float, problem: Exception) -> None:
             log.info(
-                "retrying %s of %s in %.2f s: %s", ask.keys, ask.subject.scene_ids, seconds, problem
+                "retrying %s of %s in %.2f s: %s", ask.keys, subject.scene_ids, seconds, problem
             )
             await self._wait(seconds)
 
-        return await call_with_retries(self.provider, ask, self.options, self.rng, wait)
+        return await call_with_retries(self.provider, ask, self.policy, self.rng, wait)
 
     async def _wait(self, seconds: float) -> None:
         self.retrying += 1
@@ -447,11 +429,7 @@ class Runner:
         retired = {expr for _, expr in old if expr} - {expr.id for _, expr in ready}
         retired -= self.journal.in_use(retired, besides=old_keys)
         if retired:
-            self.store.run(
-                "UNWIND $ids AS i MATCH (e:Expression {id: i}) SET e.status = 'superseded'",
-                {"ids": sorted(retired)},
-                write=True,
-            )
+            supersede(self.store, retired)
         self.journal.mark(old_keys, "superseded")
         self.journal.mark(keys, "stored")
         return {"generated": len(ready), "superseded": len(retired)}
@@ -512,45 +490,6 @@ class Runner:
                 already_done=r.already_done,
             )
         )
-
-
-async def call_with_retries(
-    provider: Provider,
-    ask: Ask,
-    options: Any,
-    rng: random.Random,
-    wait: Callable[[float, Exception], Awaitable[None]] | None = None,
-) -> Completion:
-    """One provider call with bounded retries, backoff with jitter and Retry-After.
-
-    ``options`` carries ``retries``, ``timeout_s`` and ``backoff_s``. Raises ``GaveUp`` when
-    the provider rejects the request or every attempt failed.
-    """
-    attempts = options.retries + 1
-    for attempt in range(attempts):
-        try:
-            async with asyncio.timeout(options.timeout_s):
-                return await provider.complete(ask)
-        except TimeoutError:
-            problem = Retryable(f"no answer within {options.timeout_s:g} s")
-        except Retryable as exc:
-            problem = exc
-        except Rejected as exc:
-            raise GaveUp(str(exc)) from None
-        if attempt + 1 == attempts:
-            raise GaveUp(f"{problem} (gave up after {attempts} attempts)")
-        delay = backoff_delay(attempt, options.backoff_s, problem.retry_after, rng)
-        await (wait(delay, problem) if wait else asyncio.sleep(delay))
-    raise AssertionError("unreachable")
-
-
-def backoff_delay(
-    attempt: int, base_s: float, retry_after: float | None, rng: random.Random
-) -> float:
-    """Exponential backoff with equal jitter, never shorter than the server's Retry-After."""
-    ceiling = min(MAX_BACKOFF_S, base_s * 2**attempt)
-    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
-    return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER_S))
 
 
 def _now() -> str:

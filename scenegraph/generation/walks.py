@@ -15,9 +15,10 @@ import networkx as nx
 
 from ..errors import VectorIndexError
 from ..graph.base import Store
+from ..graph.walks import WALK_EDGES, walk_edges
 from ..models import COMPONENT_KINDS, Scene
+from ..neighbours import neighbours
 
-WALK_EDGES = ("CONTAINS", "LEADS_TO", "RESONATES")
 MAX_STEPS_PER_SCENE = 25  # a walk that cannot grow gives up after this many steps per wanted scene
 
 Neighbours = Callable[[str], list[str]]
@@ -27,11 +28,8 @@ def scene_graph(store: Store) -> nx.MultiDiGraph:
     """Every scene id, and the edges walks follow (RESONATES edges keep their score)."""
     graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
     graph.add_nodes_from(store.scene_ids())
-    for kind in WALK_EDGES:
-        score = "r.score" if kind == "RESONATES" else "null"
-        rows = store.run(f"MATCH (a:Scene)-[r:{kind}]->(b:Scene) RETURN a.id, b.id, {score}").rows
-        for src, dst, value in rows:
-            graph.add_edge(src, dst, key=kind, score=value)
+    for edge in walk_edges(store):
+        graph.add_edge(edge.src, edge.dst, key=edge.kind, score=edge.score)
     return graph
 
 
@@ -101,10 +99,6 @@ def passages(
 def semantic_neighbours(store: Store, k: int) -> Neighbours:
     """Scene id -> ids of its ``k`` nearest scenes by embedding; none without a vector index
     (or without a vector for that scene)."""
-    try:
-        from ..neighbours import neighbours
-    except ImportError:  # the vector stack is optional for generation
-        return lambda scene_id: []
 
     def find(scene_id: str) -> list[str]:
         if k == 0:

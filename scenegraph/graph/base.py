@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -22,6 +22,7 @@ from .schema import schema
 
 Progress = Callable[[int], None]
 FETCH_BATCH = 5_000
+IN_LIST = "MATCH (s:Scene) WHERE s.id IN $ids "
 
 
 class QueryResult(BaseModel):
@@ -35,6 +36,13 @@ class QueryResult(BaseModel):
 
     def column(self, index: int = 0) -> list[Any]:
         return [row[index] for row in self.rows]
+
+
+class IdText(NamedTuple):
+    """A node's id and one text of it."""
+
+    id: str
+    text: str | None
 
 
 class Store(ABC):
@@ -95,10 +103,15 @@ class Store(ABC):
         for start in range(0, len(all_ids), FETCH_BATCH):
             yield from self._scene_batch(all_ids[start : start + FETCH_BATCH])
 
-    def scene(self, scene_id: str) -> Scene | None:
-        return next(iter(self._scene_batch([scene_id])), None)
+    def scene(self, scene_id: str, rel_types: Collection[str] | None = None) -> Scene | None:
+        """One scene, read by index lookups on its id. ``rel_types``: the relationship types
+        that have edges at all, when the caller knows them; the others are not asked about
+        (LadybugDB answers a pattern over an empty relationship table slowly)."""
+        return next(iter(self._scene_batch([scene_id], rel_types)), None)
 
-    def _scene_batch(self, ids: list[str] | None) -> list[Scene]:
+    def _scene_batch(
+        self, ids: list[str] | None, rel_types: Collection[str] | None = None
+    ) -> list[Scene]:
         rows = self._scoped(
             "MATCH (s:Scene{S}) RETURN s.id, s.title, s.text, s.lang, s.depth, s.root, s.props", ids
         )
@@ -114,16 +127,30 @@ class Store(ABC):
             )
             for r in rows
         }
-        for sid, kind, name in self._scoped(
-            "MATCH (s:Scene{S})-[:HAS]->(c:Component) RETURN s.id, c.kind, c.name", ids
+        if not scenes:
+            return []
+        present = set(schema().rels) if rel_types is None else set(rel_types)
+        if "HAS" in present:
+            for sid, kind, name in self._scoped(
+                "MATCH (s:Scene{S})-[:HAS]->(c:Component) RETURN s.id, c.kind, c.name", ids
+            ):
+                scenes[sid].components.append(Component(kind=kind, name=name))
+        for field, rel_type, query in (
+            (
+                "archetypes",
+                "EVOKES",
+                "MATCH (s:Scene{S})-[:EVOKES]->(a:Archetype) RETURN s.id, a.name",
+            ),
+            (
+                "hyperlexemes",
+                "NAMES",
+                "MATCH (h:Hyperlexeme)-[:NAMES]->(s:Scene{S}) RETURN s.id, h.form",
+            ),
+            ("parts", "CONTAINS", "MATCH (s:Scene{S})-[:CONTAINS]->(p:Scene) RETURN s.id, p.id"),
+            ("leads_to", "LEADS_TO", "MATCH (s:Scene{S})-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"),
         ):
-            scenes[sid].components.append(Component(kind=kind, name=name))
-        for field, query in (
-            ("archetypes", "MATCH (s:Scene{S})-[:EVOKES]->(a:Archetype) RETURN s.id, a.name"),
-            ("hyperlexemes", "MATCH (h:Hyperlexeme)-[:NAMES]->(s:Scene{S}) RETURN s.id, h.form"),
-            ("parts", "MATCH (s:Scene{S})-[:CONTAINS]->(p:Scene) RETURN s.id, p.id"),
-            ("leads_to", "MATCH (s:Scene{S})-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"),
-        ):
+            if rel_type not in present:
+                continue
             for sid, value in self._scoped(query, ids):
                 getattr(scenes[sid], field).append(value)
         for scene in scenes.values():
@@ -145,6 +172,25 @@ class Store(ABC):
         return self.run(
             "UNWIND $ids AS sid " + query.replace("{S}", " {id: sid}"), {**params, "ids": ids}
         ).rows
+
+    def window_rows(
+        self,
+        tail: str,
+        window: list[str],
+        *,
+        dense: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> list[list[Any]]:
+        """Rows of ``tail`` (Cypher of ``graph/`` modules) with ``s`` bound to the scenes of
+        ``window``, a list of sorted ids; ``dense``: the window holds every scene between its
+        first and its last id. Here ``s.id IN $ids``, which Neo4j's index answers; LadybugDB
+        reads an id range instead (see ``LadybugStore.window_rows``)."""
+        return self.run(IN_LIST + tail, {"ids": window, **(params or {})}).rows
+
+    def local_files(self) -> list[Path]:
+        """The files on this machine that hold the graph, the locked database file first:
+        what a reader in another process watches for a writer's changes. None for a server."""
+        return []
 
     def expressions(
         self, scene_ids: Iterable[str] | None = None, status: str | None = "active"
@@ -184,9 +230,48 @@ class Store(ABC):
             expr.scene_ids.sort()
         return sorted(by_id.values(), key=lambda e: e.id)
 
+    def expression_texts(self) -> list[IdText]:
+        """Id and text of every active expression, by id."""
+        rows = self.run(
+            "MATCH (e:Expression) WHERE e.status = 'active' RETURN e.id, e.text ORDER BY e.id"
+        ).rows
+        return [IdText(expr_id, text) for expr_id, text in rows]
+
+    def labels(self, kind: Literal["scene", "expression"], ids: Iterable[str]) -> list[IdText]:
+        """How the given nodes are shown in a list: a scene by its title (else its text), an
+        expression by its text; ids that are not in the graph are left out."""
+        label = "Expression" if kind == "expression" else "Scene"
+        text = "n.text" if kind == "expression" else "coalesce(n.title, n.text)"
+        rows = self.run(
+            f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) RETURN n.id, {text}", {"ids": list(ids)}
+        ).rows
+        return [IdText(node_id, value) for node_id, value in rows]
+
+    def scenes_evoking(self, archetypes: Iterable[str]) -> set[str]:
+        """Ids of the scenes that evoke any of these archetypes."""
+        return set(
+            self.run(
+                "MATCH (s:Scene)-[:EVOKES]->(a:Archetype) WHERE a.name IN $names "
+                "RETURN DISTINCT s.id",
+                {"names": list(archetypes)},
+            ).column()
+        )
+
     def contains_edges(self) -> list[tuple[str, str]]:
         rows = self.run("MATCH (a:Scene)-[:CONTAINS]->(b:Scene) RETURN a.id, b.id").rows
         return [(a, b) for a, b in rows]
+
+    def is_empty(self) -> bool:
+        """Whether the store holds no scene: a load into it has no stored edges to replace."""
+        return not self.run("MATCH (s:Scene) RETURN s.id LIMIT 1").rows
+
+    def content_hashes(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """Stored content hash of each given scene the store has (None where it has none)."""
+        rows = self.run(
+            "UNWIND $ids AS sid MATCH (s:Scene {id: sid}) RETURN s.id, s.content_hash",
+            {"ids": list(ids)},
+        ).rows
+        return dict(rows)
 
     def subtree(self, scene_id: str) -> list[str]:
         """The scene and all its sub-scenes to any depth, breadth first."""

@@ -3,6 +3,10 @@
 A ``GraphBatch`` is what both stores' ``upsert`` take. Node rows carry every column of their
 table (``None`` where the batch says nothing, so a store keeps what it had); relationship rows
 carry ``src`` and ``dst`` keys plus the relationship's properties.
+
+Scenes and expressions come in as ``models.Scene`` / ``models.Expression`` or as anything
+shaped like them: the corpus builds its rows from records validated once, without the
+domain models (see ``scenegraph.corpus.build``).
 """
 
 from __future__ import annotations
@@ -10,11 +14,48 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, Literal, Protocol
 
-from ..models import Expression, Scene, hyperlexeme_kind
+from ..models import Component, Form, hyperlexeme_kind, scene_hash
 from ..text import canonical_json
 from .schema import schema
+
+
+class SceneLike(Protocol):
+    """What ``add_scene`` reads of a scene (its content hash is made from these)."""
+
+    id: str
+    title: str | None
+    text: str | None
+    lang: str | None
+    components: list[Component]
+    archetypes: list[str]
+    hyperlexemes: list[str]
+    parts: list[str]
+    leads_to: list[str]
+    props: dict[str, Any]
+    depth: int | None
+    root: str | None
+
+
+class ExpressionLike(Protocol):
+    """What ``add_expression`` reads of an expression."""
+
+    id: str
+    scene_ids: list[str]
+    text: str
+    form: Form
+    style: str | None
+    register: str | None
+    tone: str | None
+    target: str | None
+    lang: str | None
+    provenance: dict[str, Any]
+    props: dict[str, Any]
+    quality: dict[str, Any] | None
+    passed: bool | None
+    status: Literal["active", "superseded"]
 
 
 @dataclass
@@ -26,17 +67,16 @@ class GraphBatch:
 
     def node(self, label: str, **values: Any) -> None:
         """Add a node row; later values for the same key fill in what earlier ones left empty."""
-        table = schema().nodes[label]
-        key = values[table.key]
-        row = self.nodes[label].setdefault(key, dict.fromkeys(table.columns))
-        for name, value in values.items():
-            if value is not None:
-                row[name] = value
+        rows = self.nodes[label]
+        key = values[schema().nodes[label].key]
+        row = rows.get(key)
+        if row is None:
+            rows[key] = {**_empty_row(label), **values}
+        elif len(values) > 1:  # not just named again by its key (a part, a link's end)
+            row.update((name, value) for name, value in values.items() if value is not None)
 
     def rel(self, rel_type: str, src: Any, dst: Any, **props: Any) -> None:
-        columns = schema().rels[rel_type].columns
-        row = {"src": src, "dst": dst, **dict.fromkeys(columns)}
-        row.update(props)
+        row = {"src": src, "dst": dst, **_empty_row(rel_type), **props}
         self.rels[rel_type][(src, dst)] = row
 
     def node_rows(self, label: str) -> list[dict[str, Any]]:
@@ -53,41 +93,46 @@ class GraphBatch:
             len(rows) for rows in self.rels.values()
         )
 
-    def add_scene(self, scene: Scene, defining: bool = True) -> None:
+    def add_scene(self, scene: SceneLike, defining: bool = True) -> None:
         """A scene with its edges. ``defining=False`` for a scene only referenced by id."""
         if not defining:
             self.node("Scene", id=scene.id)
             return
+        sid = scene.id
+        keys = [component.key for component in scene.components]
         self.node(
             "Scene",
-            id=scene.id,
+            id=sid,
             title=scene.title,
             text=scene.text,
             lang=scene.lang,
             depth=scene.depth,
             root=scene.root,
-            content_hash=scene.content_hash(),
+            content_hash=scene_hash(
+                scene.title, scene.text, scene.lang, keys, scene.archetypes, scene.props
+            ),
             props=_json_or_none(scene.props),
         )
-        for component in scene.components:
-            self.node("Component", key=component.key, kind=component.kind, name=component.name)
-            self.rel("HAS", scene.id, component.key, role=component.kind)
+        for key, component in zip(keys, scene.components):
+            if key not in self.nodes.get("Component", ()):  # its row is all in its key
+                self.node("Component", key=key, kind=component.kind, name=component.name)
+            self.rel("HAS", sid, key, role=component.kind)
         for name in scene.archetypes:
             self.node("Archetype", name=name)
-            self.rel("EVOKES", scene.id, name)
-        self.replace["HAS"][scene.id] = [c.key for c in scene.components]
-        self.replace["EVOKES"][scene.id] = list(scene.archetypes)
+            self.rel("EVOKES", sid, name)
+        self.replace["HAS"][sid] = keys
+        self.replace["EVOKES"][sid] = list(scene.archetypes)
         for form in scene.hyperlexemes:
             self.node("Hyperlexeme", form=form, kind=hyperlexeme_kind(form))
-            self.rel("NAMES", form, scene.id)
+            self.rel("NAMES", form, sid)
         for part in scene.parts:
             self.node("Scene", id=part)
-            self.rel("CONTAINS", scene.id, part)
+            self.rel("CONTAINS", sid, part)
         for target in scene.leads_to:
             self.node("Scene", id=target)
-            self.rel("LEADS_TO", scene.id, target)
+            self.rel("LEADS_TO", sid, target)
 
-    def add_expression(self, expr: Expression) -> None:
+    def add_expression(self, expr: ExpressionLike) -> None:
         self.node(
             "Expression",
             id=expr.id,
@@ -109,13 +154,22 @@ class GraphBatch:
             self.rel("EXPRESSES", expr.id, scene_id)
 
     @classmethod
-    def of(cls, scenes: Iterable[Scene] = (), expressions: Iterable[Expression] = ()) -> GraphBatch:
+    def of(
+        cls, scenes: Iterable[SceneLike] = (), expressions: Iterable[ExpressionLike] = ()
+    ) -> GraphBatch:
         batch = cls()
         for scene in scenes:
             batch.add_scene(scene)
         for expr in expressions:
             batch.add_expression(expr)
         return batch
+
+
+@cache
+def _empty_row(table: str) -> dict[str, None]:
+    """Every column of a node or relationship table, empty: what each of its rows starts as."""
+    nodes, rels = schema().nodes, schema().rels
+    return dict.fromkeys(nodes[table].columns if table in nodes else rels[table].columns)
 
 
 def _json_or_none(value: dict[str, Any] | None) -> str | None:

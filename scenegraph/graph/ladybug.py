@@ -23,6 +23,7 @@ from .readonly import check_read_only
 from .schema import CYPHER_DIR, schema, statements
 
 DB_FILE = "graph.lbug"
+IN_RANGE = "MATCH (s:Scene) WHERE s.id >= $first AND s.id <= $last "
 _SCALAR_TYPES = frozenset(
     {
         "STRING",
@@ -46,7 +47,10 @@ _SCALAR_TYPES = frozenset(
         "ANY",
     }
 )
-WRITE_BATCH = 5_000
+WRITE_BATCH = 5_000  # rows bound to one MERGE statement
+# Rows in one COPY: inside a transaction each COPY has a fixed cost, so 5,000-row copies made
+# bench/ingest.py's embedded load ~10% slower than one copy per table.
+COPY_BATCH = 200_000
 # LadybugDB gives back the memory its write transactions leave behind only when the database
 # is closed: without this, generating 200,000 expressions grew the process by ~7 KB each (1.4 GB);
 # closing after every ~50,000 rows written keeps it flat. The next statement reopens it.
@@ -123,6 +127,30 @@ class LadybugStore(Store):
             finally:
                 self._end_transaction("COMMIT")
 
+    def window_rows(
+        self,
+        tail: str,
+        window: list[str],
+        *,
+        dense: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> list[list[Any]]:
+        """The window bound as ``s.id >= $first AND s.id <= $last``, plus ``AND s.id IN $ids``
+        unless ``dense``: LadybugDB runs that as a bounded scan joined along adjacency lists,
+        10–30 times faster than ``s.id IN $ids`` or ``UNWIND $ids … MATCH ({id: sid})`` on
+        large relationship tables (those join against a scan of the whole table). Its strings
+        sort by code point, as Python's do, so the range holds exactly the window's ids. (Neo4j
+        keeps the list: it sorts strings by UTF-16 unit, so a range could disagree.)"""
+        bounds = {"first": window[0], "last": window[-1], **(params or {})}
+        if dense:
+            return self.run(IN_RANGE + tail, bounds).rows
+        return self.run(IN_RANGE + "AND s.id IN $ids " + tail, {**bounds, "ids": window}).rows
+
+    def local_files(self) -> list[Path]:
+        """The database file and its write-ahead log."""
+        database = self.data_dir / DB_FILE
+        return [database, database.with_name(DB_FILE + ".wal")]
+
     def _end_transaction(self, how: str) -> None:
         # A failed statement has already ended the transaction in LadybugDB.
         with contextlib.suppress(RuntimeError):
@@ -143,9 +171,11 @@ class LadybugStore(Store):
         with self._lock:
             self._execute("BEGIN TRANSACTION")
             try:
-                for work in self._upsert_work(batch):
-                    for rows in _chunks(work[1]):
-                        self._apply(work[0], rows)
+                for how, all_rows in self._upsert_work(batch):
+                    for rows in _chunks(
+                        all_rows, WRITE_BATCH if isinstance(how, str) else COPY_BATCH
+                    ):
+                        self._apply(how, rows)
                         if progress:
                             progress(len(rows))
             except BaseException:
@@ -171,20 +201,27 @@ class LadybugStore(Store):
                 if old := [r for r in rows if r[table.key] in known]:
                     yield node_merge(label, old)
         for rel_type, rel in schema().rels.items():
-            # A node this batch adds has no old edges to drop.
+            # A node this batch adds has no old edges: none to drop, none to look for.
             fresh = added.get(rel.source, set())
             if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
                 yield rel_replace(rel_type, rows)
             if rows := batch.rel_rows(rel_type):
-                src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
-                known = self._existing(
-                    f"MATCH (a:{rel.source} {{{src_key}: s}})-[:{rel_type}]->"
-                    f"(b:{rel.target} {{{dst_key}: d}}) RETURN a.{src_key}, b.{dst_key}",
-                    {"s": [row["src"] for row in rows], "d": [row["dst"] for row in rows]},
-                )
+                known = self._existing_edges(rel_type, [r for r in rows if r["src"] not in fresh])
                 yield ("copy", rel_type), [r for r in rows if (r["src"], r["dst"]) not in known]
                 if rel.columns and (old := [r for r in rows if (r["src"], r["dst"]) in known]):
                     yield rel_merge(rel_type, old)
+
+    def _existing_edges(self, rel_type: str, rows: list[dict[str, Any]]) -> set:
+        """The (src, dst) pairs of ``rows`` that the store already links."""
+        if not rows:
+            return set()
+        rel = schema().rels[rel_type]
+        src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+        return self._existing(
+            f"MATCH (a:{rel.source} {{{src_key}: s}})-[:{rel_type}]->"
+            f"(b:{rel.target} {{{dst_key}: d}}) RETURN a.{src_key}, b.{dst_key}",
+            {"s": [row["src"] for row in rows], "d": [row["dst"] for row in rows]},
+        )
 
     def _existing(self, match_return: str, columns: dict[str, list[Any]]) -> set:
         """Which of the given keys (or key pairs) the store has: one LOAD FROM over an Arrow
@@ -204,10 +241,12 @@ class LadybugStore(Store):
             self._execute(how, {"rows": rows})
         elif rows:
             # A new Arrow object each time: LadybugDB 0.22 crashes on a re-used one.
-            self._execute(f"COPY {how[1]} FROM $rows", {"rows": _arrow(how[1], rows)})
+            table = _arrow(how[1], rows)
+            columns = f"({', '.join(table.column_names)})" if how[1] in schema().nodes else ""
+            self._execute(f"COPY {how[1]}{columns} FROM $rows", {"rows": table})
 
 
-def _chunks(rows: list[Any], size: int = WRITE_BATCH):
+def _chunks(rows: list[Any], size: int):
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -221,9 +260,15 @@ _ARROW_TYPES = {
 
 
 def _arrow(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows as an Arrow table in the column order LadybugDB's COPY expects."""
+    """Rows as an Arrow table in the column order LadybugDB's COPY expects. A node table gets
+    only the columns some row fills (its COPY names them; the rest stay null): less to convert
+    and to write."""
     if table_name in schema().nodes:
-        columns = list(schema().nodes[table_name].columns.items())
+        columns = [
+            (name, kind)
+            for name, kind in schema().nodes[table_name].columns.items()
+            if any(row[name] is not None for row in rows)
+        ]
         names = [name for name, _ in columns]
     else:
         columns = [("src", "STRING"), ("dst", "STRING"), *schema().rels[table_name].columns.items()]

@@ -96,6 +96,15 @@ class Neo4jStore(Store):
         except neo4j_errors.Neo4jError as exc:
             raise StoreError(f"query failed: {exc.message}") from exc
 
+    def _check_writable(self) -> None:
+        """A store opened read-only refuses writes before they reach the server, as the
+        embedded store's read-only database does."""
+        if self.read_only:
+            raise ReadOnlyViolation(
+                f"refused: the store at {self.uri} was opened read-only; "
+                "open it for writing (the command's --write, or read_only=False) to change it"
+            )
+
     # -- primitives ---------------------------------------------------------------------
 
     def run(
@@ -103,6 +112,7 @@ class Neo4jStore(Store):
     ) -> QueryResult:
         params = params or {}
         if write:
+            self._check_writable()
             with self._translated(), self._session() as session:
                 return session.execute_write(_collect, cypher, params)
         check_read_only(cypher)
@@ -110,12 +120,14 @@ class Neo4jStore(Store):
             return session.execute_read(_collect_read, cypher, params)
 
     def init_schema(self) -> None:
+        self._check_writable()
         with self._translated(), self._session() as session:
             for statement in statements(CYPHER_DIR / "schema.neo4j.cypher"):
                 session.run(statement).consume()
 
     def upsert(self, batch: GraphBatch, progress: Progress | None = None) -> None:
         """Batches of rows, each its own retried transaction; MERGE makes a re-run converge."""
+        self._check_writable()
         with self._translated(), self._session() as session:
             for query, rows in upsert_statements(batch):
                 for start in range(0, len(rows), WRITE_BATCH):

@@ -1,11 +1,12 @@
-"""The optional judge: the generation provider (any OpenAI-compatible endpoint) scores an
-expression on the four rules with a rubric prompt (``templates/judge_*.j2``).
+"""The optional judge: a model (any OpenAI-compatible endpoint) scores an expression on the four
+rules with a rubric prompt (``templates/judge_*.j2``).
 
-It asks in the same ``KEYS`` protocol as generation — one output per rule, ``"<0–10> — reason"``
-— retries like generation does, and caches every answer in the store's journal (table
-``judgements``) under a key of everything the answer depends on: the rubric's text, the model
-and its parameters, the expression and its scenes' content. A re-run asks only about what
-changed; an answer is written the moment it arrives, so a killed run loses nothing paid for.
+It asks in the KEYS protocol (``scenegraph.llm.parse``) — one output per rule,
+``"<0–10> — reason"`` — retries under the same policy as generation (``scenegraph.llm.retry``),
+and caches every answer in the store's journal (``scenegraph.llm.journal``) under a key of
+everything the answer depends on: the rubric's text, the model and its parameters, the
+expression and its scenes' content. A re-run asks only about what changed; an answer is written
+the moment it arrives, so a killed run loses nothing paid for.
 """
 
 from __future__ import annotations
@@ -20,14 +21,12 @@ from typing import Any, cast
 
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined
 
-from ..generation.journal import JOURNAL_FILE, Journal
-from ..generation.options import GenerateOptions
-from ..generation.parse import parse_outputs
-from ..generation.plan import Subject
-from ..generation.prompts import Prompts, keys_line
-from ..generation.providers import Ask, Provider, make_provider
-from ..generation.run import GaveUp, call_with_retries
 from ..graph.base import Store
+from ..llm.base import Ask, Messages, Provider
+from ..llm.journal import JOURNAL_FILE, Answer, Journal
+from ..llm.parse import keys_line, parse_outputs
+from ..llm.providers import make_provider
+from ..llm.retry import GaveUp, call_with_retries
 from ..models import COMPONENT_KINDS, Expression, Scene
 from ..text import content_hash
 from .options import JudgeOptions, Thresholds
@@ -38,13 +37,6 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SYSTEM, USER = "judge_system.j2", "judge_user.j2"
 _SCORE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:/\s*10)?")
 _SEPARATOR = re.compile(r"^[\s—–:\-.,;)]+")
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """A rule's key doubles as the slot key the KEYS line names."""
-
-    key: str
 
 
 @dataclass
@@ -65,7 +57,7 @@ class JudgeRun:
     env: Environment = field(repr=False)
     rng: random.Random = field(default_factory=random.Random)
 
-    def messages(self, case: Case) -> list[dict[str, str]]:
+    def messages(self, case: Case) -> Messages:
         values = {
             "scenes": [_scene_view(s) for s in case.scenes],
             "expression": case.expression.model_dump(),
@@ -75,16 +67,17 @@ class JudgeRun:
             {
                 "role": "user",
                 "content": self.env.get_template(USER).render(**values).strip()
-                + keys_line([_Rule(rule) for rule in JUDGE_RULES]),
+                + keys_line(JUDGE_RULES),
             },
         ]
 
     async def answer(self, case: Case) -> dict[str, Any]:
         """The parsed answer for one case (asked and journaled), or its error when it failed."""
-        expr = case.expression
-        ask = Ask(Subject(tuple(expr.scene_ids), {}, expr.lang), [], self.messages(case))
+        ask = Ask(list(JUDGE_RULES), self.messages(case))
         try:
-            completion = await call_with_retries(self.provider, ask, self.options, self.rng)
+            completion = await call_with_retries(
+                self.provider, ask, self.options.retry_policy(), self.rng
+            )
         except GaveUp as exc:
             self.summary.failed += 1
             return {"error": str(exc)}
@@ -92,7 +85,15 @@ class JudgeRun:
         self.summary.prompt_tokens += completion.prompt_tokens
         self.summary.completion_tokens += completion.completion_tokens
         payload = read_answer(completion.text)
-        self.journal.record_judgement(case.key, expr.id, self.provider.model, payload)
+        self.journal.record_answer(
+            Answer(
+                case.key,
+                self.provider.model,
+                payload,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
+        )
         return payload
 
 
@@ -173,7 +174,7 @@ async def _judge(
     journal = Journal(store.data_dir / JOURNAL_FILE)
     try:
         run = JudgeRun(provider, options, journal, summary, env)
-        payloads = journal.judgements(case.key for case in cases)
+        payloads = journal.answers(case.key for case in cases)
         summary.cached = sum(1 for case in cases if case.key in payloads)
         await _ask_missing(run, [c for c in cases if c.key not in payloads], payloads, progress)
     finally:
@@ -210,20 +211,9 @@ async def _ask_missing(
 
 
 def provider_for(options: JudgeOptions) -> Provider:
-    """The generation machinery's ``openai`` provider, set up to judge (temperature 0, JSON).
-    Raises ``ConfigError`` at once when the API key is missing; connects on first use."""
-    return make_provider(
-        GenerateOptions(
-            provider="openai",
-            model=options.model,
-            base_url=options.base_url,
-            api_key_env=options.api_key_env,
-            temperature=0.0,
-            max_tokens=options.max_tokens,
-            timeout_s=options.timeout_s,
-        ),
-        Prompts(),
-    )
+    """The judge's provider. Raises ``ConfigError`` at once when the API key is missing;
+    connects on first use."""
+    return make_provider(options.provider_config())
 
 
 def templates() -> Environment:
@@ -239,7 +229,7 @@ def templates() -> Environment:
 def rubric_hash(env: Environment | None = None) -> str:
     """Hash of the rubric's templates: a changed rubric asks the judge again."""
     env = env or templates()
-    loader = cast(BaseLoader, env.loader)  # templates() and Prompts set one
+    loader = cast(BaseLoader, env.loader)  # templates() sets one
     return content_hash({name: loader.get_source(env, name)[0] for name in (SYSTEM, USER)})
 
 

@@ -9,6 +9,9 @@ from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..llm.providers import ProviderConfig
+from ..llm.retry import RetryPolicy
+
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
@@ -54,6 +57,23 @@ class JudgeOptions(BaseModel):
     backoff_s: float = Field(0.5, ge=0.0)
     timeout_s: float = Field(60.0, gt=0.0)
     max_tokens: int = Field(400, ge=16)
+
+    def provider_config(self) -> ProviderConfig:
+        """The ``openai`` provider, set up to judge: temperature 0, JSON answers."""
+        return ProviderConfig(
+            name="openai",
+            model=self.model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            temperature=0.0,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            attempts=self.retries + 1, backoff_s=self.backoff_s, timeout_s=self.timeout_s
+        )
 
 
 class CheckOptions(BaseModel):

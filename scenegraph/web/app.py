@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -32,9 +32,10 @@ from ..errors import (
     StoreUnavailable,
     VectorIndexError,
 )
+from ..export import ExportOptions, export_dataset
 from ..graph.base import Store
-from ..graph.schema import schema
-from ..hyperlexeme import Lexicon
+from ..graph.explorer import Facets, facets, matching_scenes, relationship_types_with_edges
+from ..hyperlexeme import store_lexicon
 from ..text import nfc
 from . import console, detail, find, graph
 from .session import StoreSession, StoreStatus
@@ -72,11 +73,6 @@ NOT_BUILT = (
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 ExpandBy = Literal["graph", "semantic", "structural", "both"]
-
-
-class Facets(BaseModel):
-    archetypes: list[str]
-    styles: list[str]
 
 
 class Stats(BaseModel):
@@ -183,16 +179,19 @@ def _add_api(app: FastAPI, session: StoreSession) -> None:
     def stats() -> Stats:
         with session.use() as store:
             counts = store.counts()
-        return Stats(counts=counts, facets=session.derived("facets", _facets))
+        return Stats(
+            counts=counts,
+            facets=session.derived("facets", lambda store: facets(store, FACET_LIMIT)),
+        )
 
     @app.get("/api/search")
     def search(q: Annotated[str, Query(max_length=2_000)], k: Limit = 20) -> find.SearchResult:
-        lexicon = session.derived("lexicon", _lexicon) if " " not in nfc(q) else None
+        lexicon = session.derived("lexicon", store_lexicon) if " " not in nfc(q) else None
         with session.use() as store:
             return find.search(store, q, k, lexicon)
 
     def rel_types() -> set[str]:
-        return session.derived("rel_types", _rel_types_with_edges)
+        return session.derived("rel_types", relationship_types_with_edges)
 
     @app.get("/api/scene", response_model=None)
     def scene(id: str) -> detail.SceneDetail | JSONResponse:
@@ -226,7 +225,11 @@ def _add_api(app: FastAPI, session: StoreSession) -> None:
     @app.post("/api/filter")
     def filter_scenes(selection: Selection) -> FilterAnswer:
         with session.use() as store:
-            return FilterAnswer(ids=_matching(store, selection))
+            return FilterAnswer(
+                ids=matching_scenes(
+                    store, selection.scene_ids, selection.archetype, selection.style
+                )
+            )
 
     @app.post("/api/export", response_model=None)
     def export(request: Annotated[ExportRequest, Body()]) -> Response:
@@ -239,52 +242,8 @@ def _add_api(app: FastAPI, session: StoreSession) -> None:
         )
 
 
-def _facets(store: Store) -> Facets:
-    archetypes = store.run(
-        "MATCH (a:Archetype) RETURN a.name ORDER BY a.name LIMIT $n", {"n": FACET_LIMIT}
-    ).column()
-    styles = store.run(
-        "MATCH (e:Expression) WHERE e.style IS NOT NULL "
-        "RETURN DISTINCT e.style AS style ORDER BY style LIMIT $n",
-        {"n": FACET_LIMIT},
-    ).column()
-    return Facets(archetypes=archetypes, styles=styles)
-
-
-def _rel_types_with_edges(store: Store) -> set[str]:
-    """Relationship types that have edges (asking about an empty one is slow in LadybugDB)."""
-    counts = store.counts()
-    return {rel_type for rel_type in schema().rels if counts[rel_type]}
-
-
-def _lexicon(store: Store) -> Lexicon:
-    return Lexicon(store.component_lexicon(), store.scenes_with_components())
-
-
-def _matching(store: Store, selection: Selection) -> list[str]:
-    """The selected scenes that evoke the archetype and have an expression in the style."""
-    ids: list[Any] = list(dict.fromkeys(selection.scene_ids))
-    if selection.archetype:
-        ids = store.run(
-            "UNWIND $ids AS sid MATCH (s:Scene {id: sid})-[:EVOKES]->"
-            "(:Archetype {name: $name}) RETURN s.id",
-            {"ids": ids, "name": selection.archetype},
-        ).column()
-    if selection.style and ids:
-        ids = store.run(
-            "UNWIND $ids AS sid MATCH (e:Expression)-[:EXPRESSES]->(s:Scene {id: sid}) "
-            "WHERE e.style = $style RETURN DISTINCT s.id",
-            {"ids": ids, "style": selection.style},
-        ).column()
-    return sorted(ids)
-
-
 def _export_zip(store: Store, request: ExportRequest) -> bytes:
     """The files `scenegraph export` writes for these scenes, in one zip."""
-    try:
-        from ..export import ExportOptions, export_dataset
-    except ImportError as exc:
-        raise ConfigError(f"export is not available: {exc}") from exc
     if not request.scene_ids:
         raise ConfigError("select at least one scene to export")
     options = ExportOptions(

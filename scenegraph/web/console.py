@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..graph.base import Store
+from ..graph.query import user_query
 from .graph import Graph, connect, nodes_in
 
 ROW_LIMIT = 1_000
@@ -31,7 +32,7 @@ class CypherAnswer(BaseModel):
 
 def run_read_only(store: Store, request: CypherRequest) -> CypherAnswer:
     """Run the query on the read-only path; a write raises ``ReadOnlyViolation``."""
-    result = store.run(request.query, request.params)
+    result = user_query(store, request.query, request.params)
     rows = result.rows[:ROW_LIMIT]
     nodes = {n.id: n for n in nodes_in(rows)}
     shown = list(nodes.values())[:GRAPH_NODE_LIMIT]

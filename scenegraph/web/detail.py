@@ -1,14 +1,11 @@
 """What the side panel shows for a node: a scene in full, or any other node with its scenes.
 
-A scene is read here with one small query per part, each anchored on ``{id: $id}``, rather than
-through ``Store.scene`` / ``Store.expressions``: their batched ``UNWIND $ids`` form makes
-LadybugDB 0.22 scan the relationship table (0.6 s and 1.3 s per scene at 100,000 scenes, against
-a few milliseconds here), and the panel asks for one scene at a time.
+A scene is ``Store.scene`` and ``Store.expressions`` of its one id (index lookups, a few
+milliseconds at 100,000 scenes), its family the scenes ``expand`` finds around it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from itertools import groupby
 from typing import Any
@@ -16,8 +13,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..graph.base import Store
-from ..models import Component, Expression, Scene
-from .graph import GraphNode, degree, expand, find_node, node_from_properties, ref
+from ..graph.explorer import degree
+from ..models import Expression, Scene
+from .graph import GraphNode, expand, find_node, node_from_properties, ref
 
 RELATED_LIMIT = 200
 LINKED_SCENES_SHOWN = 50
@@ -30,30 +28,6 @@ RELATIONS = {
     ("RESONATES", True): "resonates",
     ("RESONATES", False): "resonates",
 }
-# Scene field -> (relationship type, query for it)
-SCENE_EDGES = {
-    "components": ("HAS", "MATCH (s:Scene {id: $id})-[:HAS]->(c:Component) RETURN c.kind, c.name"),
-    "archetypes": ("EVOKES", "MATCH (s:Scene {id: $id})-[:EVOKES]->(a:Archetype) RETURN a.name"),
-    "hyperlexemes": ("NAMES", "MATCH (h:Hyperlexeme)-[:NAMES]->(s:Scene {id: $id}) RETURN h.form"),
-    "parts": ("CONTAINS", "MATCH (s:Scene {id: $id})-[:CONTAINS]->(p:Scene) RETURN p.id"),
-    "leads_to": ("LEADS_TO", "MATCH (s:Scene {id: $id})-[:LEADS_TO]->(t:Scene) RETURN t.id"),
-}
-EXPRESSION_COLUMNS = (
-    "id",
-    "text",
-    "form",
-    "style",
-    "register",
-    "tone",
-    "target",
-    "lang",
-    "provenance",
-    "props",
-    "quality",
-    "passed",
-    "status",
-)
-JSON_COLUMNS = ("provenance", "props", "quality")
 
 
 class RelatedScene(BaseModel):
@@ -84,66 +58,16 @@ class NodeDetail(BaseModel):
     scene_count: int
 
 
-def load_scene(
-    store: Store, scene_id: str, rel_types: Collection[str] | None = None
-) -> Scene | None:
-    """One scene with its components, archetypes, hyperlexemes, parts and onward links;
-    ``rel_types``: the relationship types that have edges at all (None: ask about each)."""
-    rows = store.run(
-        "MATCH (s:Scene {id: $id}) RETURN s.title, s.text, s.lang, s.depth, s.root, s.props",
-        {"id": scene_id},
-    ).rows
-    if not rows:
-        return None
-    title, text, lang, depth, root, props = rows[0]
-    scene = Scene(
-        id=scene_id,
-        title=title,
-        text=text,
-        lang=lang,
-        depth=depth,
-        root=root,
-        props=json.loads(props) if props else {},
-    )
-    for field, (rel_type, query) in SCENE_EDGES.items():
-        if rel_types is not None and rel_type not in rel_types:
-            continue
-        found = store.run(query, {"id": scene_id}).rows
-        if field == "components":
-            scene.components = sorted(
-                (Component(kind=k, name=n) for k, n in found), key=lambda c: (c.kind, c.name)
-            )
-        else:
-            setattr(scene, field, sorted(row[0] for row in found))
-    return scene
-
-
-def scene_expressions(store: Store, scene_id: str) -> list[Expression]:
-    """Every expression of one scene, superseded ones included."""
-    columns = ", ".join(f"e.{c}" for c in EXPRESSION_COLUMNS)
-    rows = store.run(
-        f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene {{id: $id}}) RETURN {columns}",
-        {"id": scene_id},
-    ).rows
-    out = []
-    for row in rows:
-        values = dict(zip(EXPRESSION_COLUMNS, row))
-        for column in JSON_COLUMNS:
-            values[column] = json.loads(values[column]) if values[column] else None
-        values["provenance"] = values["provenance"] or {}
-        values["props"] = values["props"] or {}
-        out.append(Expression(scene_ids=[scene_id], **values))
-    return out
-
-
 def scene_detail(
     store: Store, scene_id: str, rel_types: Collection[str] | None = None
 ) -> SceneDetail | None:
-    scene = load_scene(store, scene_id, rel_types)
+    """The scene, its family and its expressions (superseded ones counted, not shown);
+    ``rel_types``: the relationship types that have edges at all (None: ask about each)."""
+    scene = store.scene(scene_id, rel_types)
     if scene is None:
         return None
     has_expressions = rel_types is None or "EXPRESSES" in rel_types
-    expressions = scene_expressions(store, scene_id) if has_expressions else []
+    expressions = store.expressions([scene_id], status=None) if has_expressions else []
     active = [e for e in expressions if e.status == "active"]
     return SceneDetail(
         node=node_from_properties("Scene", scene.model_dump()),

@@ -1,23 +1,23 @@
 """The explorer's search box and its "similar scenes" expansion.
 
-A query is tried, in order, as a scene id, as a stored or parsed hyperlexeme, against the vector
-index (``scenegraph.neighbours``), and as words in scene titles and texts. Parts that are not
-available (no vector index yet, a build without ``scenegraph.neighbours``) add a notice that
-says what to do instead of failing the search.
+A query is read once (``scenegraph.neighbours.read_text``: the scenes a stored hyperlexeme of
+that form names), then tried, in order, as a scene id, as a stored or parsed hyperlexeme,
+against the vector index (the search `scenegraph search` runs, on the same reading), and as
+words in scene titles and texts. A vector index that is not built yet adds a notice that says
+what to do instead of failing the search.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
 from ..errors import SceneGraphError
 from ..graph.base import Store
-from ..hyperlexeme import Lexicon, parse
-from ..neighbours import neighbours
-from ..neighbours import search as vector_search
-from ..text import nfc
+from ..graph.explorer import has_scene, scenes_with_words
+from ..hyperlexeme import Lexicon
+from ..neighbours import Hit, Reading, neighbours, read_text, vector_search
 from .graph import Graph, make_edge, ref, scene_nodes
 
 NeighbourMode = Literal["semantic", "structural", "both"]
@@ -56,16 +56,18 @@ class _Hits:
 
 def search(store: Store, text: str, k: int, lexicon: Lexicon | None = None) -> SearchResult:
     """Scenes matching ``text``; ``lexicon`` (the store's component names) enables parsing."""
-    query = nfc(text)
+    reading = read_text(store, text)
+    query = reading.text
     hits, notices = _Hits(), []
     if not query:
         return SearchResult(query=query, hits=[])
-    for scene_id in store.run("MATCH (s:Scene {id: $id}) RETURN s.id", {"id": query}).column():
-        hits.add(scene_id, 1.0, "id", ["the scene's id"])
+    if has_scene(store, query):
+        hits.add(query, 1.0, "id", ["the scene's id"])
     if " " not in query:
-        _hyperlexeme_hits(store, query, k, lexicon, hits)
-    notices += _semantic_hits(store, query, k, hits)
-    _text_hits(store, query, k, hits)
+        _hyperlexeme_hits(reading, k, lexicon, hits)
+    notices += _semantic_hits(store, reading, k, lexicon, hits)
+    for scene_id in scenes_with_words(store, query, k):
+        hits.add(scene_id, 0.5, "text", [f"its title or text contains “{query}”"])
     found = sorted(hits.by_id.values(), key=lambda hit: -hit.score)[:k]
     captions = scene_nodes(store, [h.id for h in found])
     for hit in found:
@@ -73,17 +75,13 @@ def search(store: Store, text: str, k: int, lexicon: Lexicon | None = None) -> S
     return SearchResult(query=query, hits=found, notices=notices)
 
 
-def _hyperlexeme_hits(
-    store: Store, word: str, k: int, lexicon: Lexicon | None, hits: _Hits
-) -> None:
-    named = store.run(
-        "MATCH (h:Hyperlexeme {form: $form})-[:NAMES]->(s:Scene) RETURN s.id", {"form": word}
-    ).column()
-    for scene_id in sorted(named):
+def _hyperlexeme_hits(reading: Reading, k: int, lexicon: Lexicon | None, hits: _Hits) -> None:
+    word = reading.text
+    for scene_id in reading.named:
         hits.add(scene_id, 1.0, "hyperlexeme", [f"hyperlexeme {word}"])
-    if named or lexicon is None or len(word) < MIN_FUSED_LETTERS:
+    if reading.named or lexicon is None or len(word) < MIN_FUSED_LETTERS:
         return
-    for candidate in parse(word, lexicon, named, k).candidates[:CANDIDATES_SHOWN]:
+    for candidate in lexicon.parse(word, k)[:CANDIDATES_SHOWN]:
         if not candidate.names:
             continue
         reason = "parsed as " + " + ".join(candidate.names)
@@ -93,24 +91,16 @@ def _hyperlexeme_hits(
             )
 
 
-def _semantic_hits(store: Store, query: str, k: int, hits: _Hits) -> list[str]:
+def _semantic_hits(
+    store: Store, reading: Reading, k: int, lexicon: Lexicon | None, hits: _Hits
+) -> list[str]:
     try:
-        found = vector_search(store, query, k)
+        found = vector_search(store, reading, k, lexicon=lexicon)
     except SceneGraphError as exc:  # no vector index yet, or its model is missing
         return [str(exc)]
     for hit in found:
-        hits.add(hit.id, float(hit.score), "semantic", list(hit.reasons or []))
+        hits.add(hit.id, float(hit.score), "semantic", list(hit.reasons))
     return []
-
-
-def _text_hits(store: Store, query: str, k: int, hits: _Hits) -> None:
-    rows = store.run(
-        "MATCH (s:Scene) WHERE toLower(s.title) CONTAINS $q "
-        "OR toLower(s.text) CONTAINS $q RETURN s.id ORDER BY s.id LIMIT $k",
-        {"q": query.lower(), "k": k},
-    ).column()
-    for scene_id in rows:
-        hits.add(scene_id, 0.5, "text", [f"its title or text contains “{query}”"])
 
 
 def similar(store: Store, scene_id: str, limit: int, mode: NeighbourMode) -> Graph:
@@ -129,6 +119,5 @@ def similar(store: Store, scene_id: str, limit: int, mode: NeighbourMode) -> Gra
     return Graph(nodes=list(nodes.values()), edges=edges)
 
 
-def _reasons(hit: Any) -> list[str]:
-    by = getattr(hit, "by", None)
-    return [*([f"by {by}"] if by else []), *(str(r) for r in (hit.reasons or []))]
+def _reasons(hit: Hit) -> list[str]:
+    return [f"by {hit.by}", *hit.reasons]

@@ -1,37 +1,24 @@
-"""What the explorer draws: nodes and edges named by label and key, read through the Store.
+"""What the explorer draws: nodes and edges named by label and key, read through
+``scenegraph.graph.explorer``.
 
 A node on the canvas is named ``Label:key`` (``Scene:Δ42``, ``Component:agent:тело``), where
-the key is the property ``schema()`` declares for the label. The queries are the plain Cypher
-both stores speak: typed patterns, ``UNION ALL`` of typed branches, no dialect functions.
+the key is the property ``schema()`` declares for the label.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, cast
 
 from pydantic import BaseModel
 
-from ..errors import ConfigError
+from ..graph import explorer
 from ..graph.base import Store
+from ..graph.explorer import CAPTION_CHARS, NodeRow
 from ..graph.schema import schema
 
-CAPTION_CHARS = 48
-# Per label, the properties a caption is taken from (the first one set; else the key).
-CAPTION_PROPERTIES = {
-    "Scene": ("title", "text"),
-    "Component": ("name",),
-    "Archetype": ("name",),
-    "Hyperlexeme": ("form",),
-    "Expression": ("text",),
-}
-KIND_PROPERTY = {"Component": "kind", "Hyperlexeme": "kind", "Expression": "form"}
-SCORED = {"RESONATES": "score"}
 # Edges that say "alike" rather than "part of" or "next": drawn dashed.
 SEMANTIC_TYPES = frozenset({"RESONATES", "SIMILAR"})
-# The order neighbours come in, so a limit cuts components before the scene's own family.
-BRANCH_ORDER = ("CONTAINS", "LEADS_TO", "RESONATES", "EVOKES", "NAMES", "HAS", "EXPRESSES")
 # Expressions stay in the side panel: a scene may have dozens and they would bury the graph.
 EXPANDED_LABELS = ("Scene", "Component", "Archetype", "Hyperlexeme")
 
@@ -99,74 +86,20 @@ def make_edge(
     )
 
 
-def check_label(label: str) -> str:
-    """Labels go into query text, so only the schema's own are accepted."""
-    if label not in schema().nodes:
-        raise ConfigError(f"unknown label {label!r}: use one of {', '.join(schema().nodes)}")
-    return label
-
-
 def node_from_properties(label: str, props: dict[str, Any]) -> GraphNode | None:
     """A canvas node from a node's properties (a Cypher result), or None without its key."""
-    key = props.get(schema().key_of(label))
-    if key is None:
-        return None
-    text = next((props[p] for p in CAPTION_PROPERTIES[label] if props.get(p)), None)
-    return _node(label, key, text, props.get(KIND_PROPERTY.get(label, "")))
+    row = explorer.node_row(label, props)
+    return None if row is None else graph_node(row)
 
 
-def _node(label: str, key: Any, text: Any, kind: Any) -> GraphNode:
+def graph_node(row: NodeRow) -> GraphNode:
     return GraphNode(
-        id=ref(label, key),
-        label=label,
-        key=str(key),
-        caption=caption(text if text else key),
-        kind=str(kind or ""),
+        id=ref(row.label, row.key),
+        label=row.label,
+        key=str(row.key),
+        caption=caption(row.text if row.text else row.key),
+        kind=str(row.kind or ""),
     )
-
-
-def _columns(label: str, var: str = "n") -> str:
-    """RETURN columns giving a node's key, caption text and kind, in that order.
-
-    No property is returned twice (LadybugDB 0.22 crashes on a UNION ALL branch with LIMIT that
-    does), so where the caption is the key itself the column is empty and ``_node`` falls
-    back to the key.
-    """
-    key = schema().key_of(label)
-    texts = [f"{var}.{p}" for p in CAPTION_PROPERTIES[label] if p != key]
-    if not texts:
-        text = "''"
-    elif len(texts) == 1:
-        text = texts[0]
-    else:
-        text = f"coalesce({', '.join(texts)})"
-    kind = f"{var}.{KIND_PROPERTY[label]}" if label in KIND_PROPERTY else "''"
-    return f"{var}.{key} AS key, left({text}, {CAPTION_CHARS}) AS caption, {kind} AS kind"
-
-
-def _branches(
-    label: str, others: Iterable[str], rel_types: Collection[str] | None
-) -> list[tuple[str, bool, str]]:
-    """(relationship type, outgoing?, label at the other end) for the edges a label can have."""
-    others = set(others)
-    out = []
-    for rel in schema().rels.values():
-        if rel_types is not None and rel.type not in rel_types:
-            continue
-        if rel.source == label and rel.target in others:
-            out.append((rel.type, True, rel.target))
-        if rel.target == label and rel.source in others:
-            out.append((rel.type, False, rel.source))
-    return sorted(out, key=lambda branch: _rank(branch[0]))
-
-
-def _rank(rel_type: str) -> int:
-    return BRANCH_ORDER.index(rel_type) if rel_type in BRANCH_ORDER else len(BRANCH_ORDER)
-
-
-def _pattern(label: str, rel_type: str, outgoing: bool, other: str) -> str:
-    arrow = f"-[r:{rel_type}]->" if outgoing else f"<-[r:{rel_type}]-"
-    return f"MATCH (c:{label} {{{schema().key_of(label)}: $key}}){arrow}(n:{other})"
 
 
 def expand(
@@ -177,36 +110,16 @@ def expand(
     others: Iterable[str] = EXPANDED_LABELS,
     rel_types: Collection[str] | None = None,
 ) -> Graph:
-    """The node's direct neighbours over every relationship type, at most ``limit`` in all.
-
-    One round trip: a ``UNION ALL`` with a branch per relationship type and direction, each cut
-    at ``limit + 1`` rows. ``rel_types`` names the types worth asking about (LadybugDB answers a
-    pattern over an empty relationship table slowly); None asks about all. The limit is written
-    into the query, not passed as a parameter, and rows are sorted here rather than by the
-    query: LadybugDB plans both forms several times slower.
-    """
-    center = ref(check_label(label), key)
-    branches = _branches(label, others, rel_types)
-    if not branches:
-        return Graph()
-    queries = []
-    for index, (rel_type, outgoing, other) in enumerate(branches):
-        score = f"r.{SCORED[rel_type]}" if rel_type in SCORED else "1.0"
-        queries.append(
-            f"{_pattern(label, rel_type, outgoing, other)} RETURN {index} AS branch, "
-            f"{_columns(other)}, {score} AS score LIMIT {int(limit) + 1}"
-        )
-    rows = store.run(" UNION ALL ".join(queries), {"key": key}).rows
-    rows.sort(key=lambda row: (row[0], str(row[1])))
-    graph = Graph(truncated=len(rows) > limit)
-    for branch, other_key, text, kind, score in rows[:limit]:
-        rel_type, outgoing, other = branches[branch]
-        node = _node(other, other_key, text, kind)
+    """The node's direct neighbours over every relationship type, at most ``limit`` in all;
+    ``rel_types``: the types worth asking about (None: all)."""
+    found = explorer.neighbourhood(store, label, key, limit, others, rel_types)
+    center = ref(label, key)
+    graph = Graph(truncated=found.truncated)
+    for rel_type, outgoing, row, score in found.neighbours:
+        node = graph_node(row)
         graph.nodes.append(node)
         source, target = (center, node.id) if outgoing else (node.id, center)
-        graph.edges.append(
-            make_edge(rel_type, source, target, score if rel_type in SCORED else None)
-        )
+        graph.edges.append(make_edge(rel_type, source, target, score))
     if graph.truncated:
         graph.notices.append(
             f"{center}: showing the first {limit} neighbours; raise the limit to see more"
@@ -214,39 +127,18 @@ def expand(
     return graph
 
 
-def degree(
-    store: Store,
-    label: str,
-    key: str,
-    others: Iterable[str] = EXPANDED_LABELS,
-    rel_types: Collection[str] | None = None,
-) -> int:
-    """How many neighbours ``expand`` could show without a limit."""
-    return sum(
-        store.run(f"{_pattern(label, *branch)} RETURN count(n)", {"key": key}).rows[0][0]
-        for branch in _branches(check_label(label), others, rel_types)
-    )
-
-
 def find_node(store: Store, label: str, key: str) -> tuple[GraphNode, dict[str, Any]] | None:
     """A node and its properties, or None when the store has no such node."""
-    rows = store.run(
-        f"MATCH (n:{check_label(label)} {{{schema().key_of(label)}: $key}}) RETURN n", {"key": key}
-    ).rows
-    if not rows:
+    props = explorer.node_properties(store, label, key)
+    if props is None:
         return None
-    props = {k: v for k, v in rows[0][0].items() if not k.startswith("_")}
     # Matched by its key, so the node has one: node_from_properties gives no None here.
     return cast(GraphNode, node_from_properties(label, props)), props
 
 
 def scene_nodes(store: Store, ids: Iterable[str]) -> dict[str, GraphNode]:
     """Scene nodes for the ids that exist, by id, with their captions."""
-    rows = store.run(
-        f"UNWIND $ids AS sid MATCH (n:Scene {{id: sid}}) RETURN {_columns('Scene')}",
-        {"ids": list(dict.fromkeys(ids))},
-    ).rows
-    return {key: _node("Scene", key, text, kind) for key, text, kind in rows}
+    return {row.key: graph_node(row) for row in explorer.scene_rows(store, ids)}
 
 
 def nodes_in(values: Iterable[Any]) -> Iterator[GraphNode]:
@@ -264,26 +156,9 @@ def nodes_in(values: Iterable[Any]) -> Iterator[GraphNode]:
 
 
 def connect(store: Store, nodes: Iterable[GraphNode]) -> list[GraphEdge]:
-    """Every stored relationship between the given nodes (what Neo4j Browser calls
-    "connect result nodes"): one query per relationship type whose ends are both present."""
-    keys: dict[str, list[str]] = defaultdict(list)
-    for node in nodes:
-        keys[node.label].append(node.key)
-    edges = []
-    for rel in schema().rels.values():
-        if not (keys.get(rel.source) and keys.get(rel.target)):
-            continue
-        src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
-        score = f"r.{SCORED[rel.type]}" if rel.type in SCORED else "1.0"
-        rows = store.run(
-            f"UNWIND $src AS k MATCH (a:{rel.source} {{{src_key}: k}})-[r:{rel.type}]->"
-            f"(b:{rel.target}) WHERE b.{dst_key} IN $dst RETURN a.{src_key}, b.{dst_key}, {score}",
-            {"src": keys[rel.source], "dst": keys[rel.target]},
-        ).rows
-        edges += [
-            make_edge(
-                rel.type, ref(rel.source, a), ref(rel.target, b), s if rel.type in SCORED else None
-            )
-            for a, b, s in rows
-        ]
-    return edges
+    """Every stored relationship between the given nodes."""
+    pairs = [(node.label, node.key) for node in nodes]
+    return [
+        make_edge(edge.rel_type, ref(*edge.source), ref(*edge.target), edge.score)
+        for edge in explorer.edges_between(store, pairs)
+    ]

@@ -3,7 +3,8 @@
 LadybugDB lets a read-only process open a database while another process writes to it, but the
 reader sees the graph as it was when it opened. So the explorer tells the user when a writer
 holds the lock (by asking the kernel who holds the database file's POSIX lock) and when the
-files changed since it opened them, and offers to reopen.
+files changed since it opened them (``Store.local_files``; a server has none), and offers to
+reopen.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class StoreSession:
                 store.close()
                 raise
             self._store = store
-            self._opened_fingerprint = _fingerprint(self._watched_files(store))
+            self._opened_fingerprint = _fingerprint(store.local_files())
         return self._store
 
     @contextmanager
@@ -117,22 +118,12 @@ class StoreSession:
         with self._lock:
             store = self._open()
             status = StoreStatus(uri=self.uri, dialect=store.dialect)
-            files = self._watched_files(store)
+            files = store.local_files()
             if files:
                 status.writer_pid = writer_pid(files[0])
                 status.changed = _fingerprint(files) != self._opened_fingerprint
             status.message = _status_message(status)
             return status
-
-    @staticmethod
-    def _watched_files(store: Store) -> list[Path]:
-        """The embedded store's database file and its write-ahead log; none for a server."""
-        if store.dialect != "ladybug":
-            return []
-        from ..graph.ladybug import DB_FILE
-
-        database = store.data_dir / DB_FILE
-        return [database, database.with_name(DB_FILE + ".wal")]
 
 
 def _status_message(status: StoreStatus) -> str | None:

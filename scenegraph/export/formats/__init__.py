@@ -12,9 +12,9 @@ from typing import BinaryIO, ClassVar
 
 import zstandard
 
+from ...graph.export import ExpressionRow, SceneView
 from ..options import ExportOptions
 from ..rows import Pair
-from ..selection import ExpressionRow, SceneView
 
 ZSTD_LEVEL = 3
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import orjson
 
+from ...graph.export import ExpressionRow, SceneView
 from ...models import COMPONENT_KINDS
 from ...text import canonical_json
-from ..selection import ExpressionRow, SceneView
 from . import JsonLinesFormat, Part
 
 PAIR_FORMS = {"text": "text_human", "symbolic": "text_alt"}

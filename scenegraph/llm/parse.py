@@ -1,20 +1,28 @@
-"""A tolerant reader of a model's ``{"outputs": [{"key": …, "text": …}]}`` answer.
+"""The KEYS protocol: a request ends with a ``KEYS: [...]`` line naming the outputs it wants, and
+the model answers ``{"outputs": [{"key": …, "text": …}]}``. Generation and the quality judge
+both ask this way.
 
-Models wrap JSON in code fences, add a sentence before or after it, drop a key, invent one, or
-stop mid-way. The reader takes the first JSON object it can decode anywhere in the answer,
-accepts ``{"outputs": [...]}``, a bare list of outputs or a ``{key: text}`` mapping, keeps the
-outputs whose key was asked for, and says which keys are missing and why.
+The reader is tolerant: models wrap JSON in code fences, add a sentence before or after it,
+drop a key, invent one, or stop mid-way. It takes the first JSON object it can decode anywhere
+in the answer, accepts ``{"outputs": [...]}``, a bare list of outputs or a ``{key: text}``
+mapping, keeps the outputs whose key was asked for, and says which keys are missing and why.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 _FENCE = re.compile(r"```[a-zA-Z]*")
 _DECODER = json.JSONDecoder()
+
+
+def keys_line(keys: Sequence[str]) -> str:
+    """The line that ends a request's last user message: the keys its answer must fill."""
+    return "\n\nKEYS: " + json.dumps(list(keys), ensure_ascii=False)
 
 
 @dataclass

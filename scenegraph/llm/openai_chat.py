@@ -1,9 +1,9 @@
 """The ``openai`` provider: any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM,
 Ollama, llama.cpp server, …) through ``AsyncOpenAI``.
 
-The client's own retries are off: the runner retries with its own backoff and honours
-``Retry-After``. The SDK's errors are translated here, by type, into the three outcomes of
-``base``; the API key is scrubbed from every message that leaves this module.
+The client's own retries are off: ``retry.call_with_retries`` retries with its own backoff
+and honours ``Retry-After``. The SDK's errors are translated here, by type, into the three
+outcomes of ``base``; the API key is scrubbed from every message that leaves this module.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from ...errors import ProviderError
+from ..errors import ProviderError
 from .base import Ask, Completion, Provider, Rejected, Retryable
 
 if TYPE_CHECKING:

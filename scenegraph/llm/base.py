@@ -2,31 +2,30 @@
 
 A provider raises ``Retryable`` when the same request may succeed later (rate limits, server
 errors, timeouts, dropped connections), ``Rejected`` when this request will never succeed (the
-item fails with the reason), and ``ProviderError`` when no request can succeed (wrong key,
+caller records the reason), and ``ProviderError`` when no request can succeed (wrong key,
 unknown model): the run stops.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..plan import Slot, Subject
-from ..prompts import PROMPT_TEMPLATES, Messages
+Messages = list[dict[str, str]]
 
 
 @dataclass(frozen=True)
 class Ask:
-    """One request: the messages, and what they were rendered from (for the offline provider)."""
+    """One request: the keys its answer must fill and the chat messages asking for them.
 
-    subject: Subject
-    slots: list[Slot]
+    ``offline`` holds, for a provider that does not read the messages, the text to answer for
+    each key; the caller renders it, so this package needs nothing of what the caller asks about.
+    """
+
+    keys: list[str]
     messages: Messages
-
-    @property
-    def keys(self) -> list[str]:
-        return [slot.key for slot in self.slots]
+    offline: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,19 +53,15 @@ class Provider(ABC):
     name: str
     model: str
     endpoint: str | None = None  # host[:port] only: never credentials
-    reads_prompt = True  # False for a provider that answers from the slots, not the messages
+    reads_prompt = True  # False for a provider that answers from ``Ask.offline``
 
     @abstractmethod
     async def complete(self, ask: Ask) -> Completion:
-        """Answer one request (no retries here: the runner retries)."""
+        """Answer one request (no retries here: ``retry.call_with_retries`` retries)."""
 
     def params(self) -> dict[str, Any]:
         """Parameters that change what this provider answers (they go into keys and provenance)."""
         return {}
-
-    def template_names(self) -> tuple[str, ...]:
-        """The templates whose text decides this provider's answers."""
-        return PROMPT_TEMPLATES
 
     async def aclose(self) -> None:  # noqa: B027 -- an optional hook: a no-op unless overridden
         """Release connections."""

@@ -1,0 +1,433 @@
+"""Raw records to one consistent corpus: scenes merged across records, sub-scene links
+checked, every problem collected.
+
+A record is taken whole or not at all. ``parse`` turns it into a ``Parsed`` — the scene
+definitions, expressions and referenced ids it gives, or its problems — then
+``CorpusBuilder.add`` merges the definitions into the corpus, and takes every change back if
+any of them has a problem.
+
+Validating a record (``records``) is the only check its values get: scenes and expressions
+are kept as plain drafts with the fields, hashes and ids of ``models.Scene`` and
+``models.Expression`` and become store rows directly (``GraphBatch.add_scene``). Building the
+domain models as well would validate every value a second time; pydantic's unvalidated
+``model_construct`` is slower still (it inspects each default factory on every call).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+from pydantic import BaseModel
+
+from ..graph.batch import GraphBatch
+from ..models import (
+    Component,
+    ComponentKind,
+    Form,
+    ancestors,
+    expression_key,
+    fractal_place,
+)
+from ..text import guess_lang, nfc
+from .read import RawRecord, Where, problem
+from .records import (
+    ComponentsIn,
+    ExpressionIn,
+    HyperlexemeRecord,
+    PairRecord,
+    SceneRecord,
+    shape_of,
+    validated,
+)
+
+R = TypeVar("R", bound=BaseModel)
+
+
+@dataclass(slots=True)
+class SceneDraft:
+    """A scene as the records state it, merged by id: ``models.Scene``'s fields."""
+
+    id: str
+    title: str | None = None
+    text: str | None = None
+    lang: str | None = None
+    components: list[Component] = field(default_factory=list)
+    archetypes: list[str] = field(default_factory=list)
+    hyperlexemes: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    leads_to: list[str] = field(default_factory=list)
+    props: dict[str, Any] = field(default_factory=dict)
+    depth: int | None = None  # its place in the fractal, known once every record is in
+    root: str | None = None
+
+
+@dataclass(slots=True)
+class ExpressionDraft:
+    """An expression as a record states it: ``models.Expression``'s fields and id."""
+
+    scene_ids: list[str]
+    text: str
+    form: Form
+    style: str | None
+    register: str | None
+    tone: str | None
+    target: str | None
+    lang: str | None
+    provenance: dict[str, Any]
+    props: dict[str, Any]
+    quality: dict[str, Any] | None
+    passed: bool | None
+    status: Literal["active", "superseded"] = "active"
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.id = expression_key(
+            self.scene_ids,
+            self.text,
+            self.form,
+            self.style,
+            self.register,
+            self.tone,
+            self.target,
+            self.lang,
+        )
+
+
+@dataclass
+class Reject:
+    """A record left out under ``--skip-bad``, with every reason."""
+
+    where: Where | None  # None when a whole file was refused
+    problems: list[str]
+    record: Any
+
+
+@dataclass(slots=True)
+class Definition:
+    """A scene as one record defines it; ``fields`` are the scene fields it states (the
+    others it leaves open for other records to fill)."""
+
+    scene: SceneDraft
+    fields: set[str]
+    path: tuple  # where in the record, for problems
+
+
+_SCALARS = ("title", "text", "lang")
+_SETS = ("components", "archetypes")
+_UNIONS = ("hyperlexemes", "parts", "leads_to")
+
+
+@dataclass
+class Parsed:
+    """What one record gives: the accumulator its parsers add to, problems included."""
+
+    where: Where
+    definitions: list[Definition] = field(default_factory=list)
+    expressions: list[ExpressionDraft] = field(default_factory=list)
+    references: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    def refuse(self, path: tuple, message: str) -> None:
+        self.problems.append(problem(self.where, path, message))
+
+    def validate(self, shape: type[R], data: Any, path: tuple = ()) -> R | None:
+        """The record in its shape, or None with each of its problems noted."""
+        result = validated(shape, data)
+        if isinstance(result, list):
+            for loc, message in result:
+                self.refuse((*path, *loc), message)
+            return None
+        return result
+
+    def define(self, path: tuple, scene: SceneDraft, stated: set[str]) -> None:
+        """Add a scene as the record states it. ``stated`` names the components and
+        archetypes the record states (even as none); title, text and lang count when given.
+        A scene without a language takes the one its words are in."""
+        fields = stated | {name for name in _SCALARS if getattr(scene, name) is not None}
+        if scene.lang is None:
+            words = [scene.title, scene.text, *(c.name for c in scene.components)]
+            scene.lang = guess_lang(" ".join(filter(None, words)))
+        self.definitions.append(Definition(scene, fields, path))
+
+    def express(
+        self, scene: SceneDraft, text: str, form: Form, voice: ExpressionIn | PairRecord
+    ) -> None:
+        """Add an expression of the scene in the record's voice; it says where it came from
+        unless the record did."""
+        self.expressions.append(
+            ExpressionDraft(
+                scene_ids=[scene.id],
+                text=text,
+                form=form,
+                style=voice.style,
+                register=voice.register,
+                tone=voice.tone,
+                target=voice.target,
+                lang=voice.lang or guess_lang(text) or scene.lang,
+                provenance=(
+                    voice.provenance
+                    if voice.provenance is not None
+                    else {
+                        "source": "corpus",
+                        "file": _file_name(self.where.file),
+                        "line": self.where.line,
+                    }
+                ),
+                props=voice.extras(),
+                quality=voice.quality,
+                passed=voice.passed,
+            )
+        )
+
+
+@lru_cache(maxsize=4096)
+def _component(kind: str, name: str) -> Component:
+    """One instance for each component (they repeat across a corpus and are immutable),
+    not validated again: the record gave its name already checked and normalised."""
+    return Component.model_construct(kind=cast(ComponentKind, kind), name=name)
+
+
+def _components(given: ComponentsIn) -> list[Component]:
+    return [_component(kind, name) for kind, name in given.pairs()]
+
+
+@lru_cache(maxsize=256)
+def _file_name(path: str) -> str:
+    return Path(path).name
+
+
+# -- one record -------------------------------------------------------------------------
+
+
+def parse(raw: RawRecord) -> Parsed:
+    """The scenes and expressions one raw record gives, or its problems."""
+    parsed = Parsed(raw.where)
+    data = raw.data
+    if raw.error:
+        parsed.problems.append(raw.error)
+    elif not isinstance(data, dict):
+        parsed.refuse((), f"a record must be an object, got {type(data).__name__}")
+    elif (shape := shape_of(data)) is None:
+        parsed.refuse(
+            (), "no 'scene', 'hyperlexeme' or 'id' field: not a record of any known shape"
+        )
+    elif (record := parsed.validate(shape, data)) is not None:
+        if isinstance(record, PairRecord):
+            _from_pair(record, parsed)
+        elif isinstance(record, HyperlexemeRecord):
+            _from_hyperlexeme(record, parsed)
+        else:
+            _from_scene(record, parsed, ())
+    return parsed
+
+
+def _from_pair(record: PairRecord, parsed: Parsed) -> None:
+    scene = SceneDraft(
+        id=record.scene,
+        title=record.title,
+        lang=record.lang,
+        components=_components(record.components),
+        archetypes=record.components.meta,
+    )
+    # A pair record's components carry its archetypes (meta): stating one states both.
+    parsed.define((), scene, set(_SETS) if "components" in record.model_fields_set else set())
+    if record.text_human:
+        parsed.express(scene, record.text_human, "text", record)
+    if record.text_alt:
+        parsed.express(scene, record.text_alt, "symbolic", record)
+
+
+def _from_hyperlexeme(record: HyperlexemeRecord, parsed: Parsed) -> None:
+    scene = SceneDraft(
+        id=record.scene or record.hyperlexeme,
+        components=_components(record.components) if record.components is not None else [],
+        archetypes=record.archetypes,
+        hyperlexemes=[record.hyperlexeme],
+        props=record.extras(),
+    )
+    stated = set()
+    if record.components is not None:
+        stated.add("components")
+    if record.archetypes:
+        stated.add("archetypes")
+    parsed.define((), scene, stated)
+    for expr in record.expressions:
+        parsed.express(scene, expr.text, expr.form, expr)
+
+
+def _from_scene(record: SceneRecord, parsed: Parsed, path: tuple) -> None:
+    part_ids = []
+    for index, part in enumerate(record.parts):
+        part_path = (*path, "parts", index)
+        if isinstance(part, str) and (part_id := nfc(part)):
+            part_ids.append(part_id)
+            parsed.references.add(part_id)
+        elif isinstance(part, dict):
+            if (sub := parsed.validate(SceneRecord, part, part_path)) is not None:
+                part_ids.append(sub.id)
+                _from_scene(sub, parsed, part_path)
+        else:
+            parsed.refuse(part_path, "a part is a scene record or a scene id")
+    scene = SceneDraft(
+        id=record.id,
+        title=record.title,
+        text=record.text,
+        lang=record.lang,
+        components=_components(record.components),
+        archetypes=list(dict.fromkeys(record.archetypes + record.meta)),
+        hyperlexemes=record.hyperlexemes,
+        parts=part_ids,
+        leads_to=record.leads_to,
+        props=record.extras(),
+    )
+    given = record.model_fields_set
+    stated = {"components"} & given
+    if given & {"archetypes", "meta"}:
+        stated.add("archetypes")
+    parsed.define(path, scene, stated)
+    parsed.references.update(record.leads_to)
+    for expr in record.expressions:
+        parsed.express(scene, expr.text, expr.form, expr)
+
+
+# -- the corpus ---------------------------------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    scenes: dict[str, SceneDraft] = field(default_factory=dict)
+    expressions: dict[str, ExpressionDraft] = field(default_factory=dict)
+    references: set[str] = field(default_factory=set)
+    parents: dict[str, str] = field(default_factory=dict)  # child → parent, stored ones included
+
+    def batch(self) -> GraphBatch:
+        """Rows for the store; every scene carries its depth and root in the fractal."""
+        for scene in self.scenes.values():
+            scene.depth, scene.root = fractal_place(scene.id, self.parents)
+        batch = GraphBatch.of(self.scenes.values(), self.expressions.values())
+        for scene_id in sorted(self.references - self.scenes.keys()):
+            depth, root = fractal_place(scene_id, self.parents)
+            batch.node("Scene", id=scene_id, depth=depth, root=root)
+        return batch
+
+
+class CorpusBuilder:
+    """Turns raw records into one consistent corpus; a record with a problem changes nothing.
+
+    ``parents`` holds the sub-scene links the store already has, so a load cannot give a scene
+    a second parent or close a cycle with what is stored.
+    """
+
+    def __init__(self, parents: dict[str, str] | None = None):
+        self.corpus = Corpus(parents=dict(parents or {}))
+        self.stated: dict[str, dict[str, Where]] = {}  # scene id -> field -> where it was stated
+        self.records = 0
+
+    def add(self, raw: RawRecord) -> list[str]:
+        """Add one record; returns its problems (empty when it was taken)."""
+        self.records += 1
+        parsed = parse(raw)
+        if parsed.problems:
+            return parsed.problems
+        changes = _Changes()
+        problems = [p for d in parsed.definitions for p in self._merge(d, parsed.where, changes)]
+        if problems:
+            changes.undo()
+            return problems
+        for expr in parsed.expressions:
+            self.corpus.expressions.setdefault(expr.id, expr)
+        self.corpus.references |= parsed.references
+        return []
+
+    def _merge(self, new: Definition, where: Where, changes: _Changes) -> list[str]:
+        """Merge one definition, noting each change in ``changes``; returns its problems."""
+        scenes, parents, sid = self.corpus.scenes, self.corpus.parents, new.scene.id
+        current, stated = scenes.get(sid), self.stated.get(sid, {})
+        if current is not None and (conflict := _conflict(current, new, stated)):
+            return [problem(where, (*new.path, "id"), conflict)]
+        changes.set(scenes, sid, _merged(current, new))
+        changes.set(self.stated, sid, {**dict.fromkeys(new.fields, where), **stated})
+        problems = []
+        for part in new.scene.parts:
+            if message := _link_problem(sid, part, parents):
+                problems.append(problem(where, (*new.path, "parts"), message))
+            else:  # a refused link is never recorded: later walks must not meet it
+                changes.set(parents, part, sid)
+        return problems
+
+
+_MISSING = object()
+
+
+class _Changes:
+    """Writes to the builder's maps that can be taken back, so a record with a problem leaves
+    the corpus as it was (cheaper than overlay maps: most records have no problem)."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[MutableMapping[str, Any], str, Any]] = []
+
+    def set(self, mapping: MutableMapping[str, Any], key: str, value: Any) -> None:
+        self._undo.append((mapping, key, mapping.get(key, _MISSING)))
+        mapping[key] = value
+
+    def undo(self) -> None:
+        for mapping, key, old in reversed(self._undo):
+            if old is _MISSING:
+                del mapping[key]
+            else:
+                mapping[key] = old
+
+
+def _conflict(current: SceneDraft, new: Definition, stated: dict[str, Where]) -> str | None:
+    scene = new.scene
+    for name in (*_SCALARS, *_SETS):
+        if name not in new.fields or name not in stated:
+            continue
+        old_value, new_value = getattr(current, name), getattr(scene, name)
+        if name in _SETS:
+            old_value, new_value = (
+                sorted(map(_identity, old_value)),
+                sorted(map(_identity, new_value)),
+            )
+        if old_value != new_value:
+            return f"scene {scene.id!r} is already defined at {stated[name].at()} with other {name}"
+    for key, value in scene.props.items():
+        if key in current.props and current.props[key] != value:
+            return f"scene {scene.id!r} is already defined with another {key!r}"
+    return None
+
+
+def _identity(value: Component | str) -> str:
+    return value.key if isinstance(value, Component) else value
+
+
+def _merged(current: SceneDraft | None, new: Definition) -> SceneDraft:
+    """A new draft combining both; neither input is changed (a refused record must leave the
+    corpus as it was)."""
+    if current is None:
+        return new.scene
+    merged = dataclasses.replace(current)
+    for name in (*_SCALARS, *_SETS):
+        if name in new.fields:
+            setattr(merged, name, getattr(new.scene, name))
+    for name in _UNIONS:
+        setattr(
+            merged, name, list(dict.fromkeys(getattr(current, name) + getattr(new.scene, name)))
+        )
+    merged.props = {**current.props, **new.scene.props}
+    return merged
+
+
+def _link_problem(parent: str, child: str, parents: Mapping[str, str]) -> str | None:
+    if child == parent:
+        return f"scene {parent!r} cannot be a part of itself"
+    if parents.get(child, parent) != parent:
+        return f"scene {child!r} is already a part of {parents[child]!r}; a scene has one parent"
+    if child in ancestors(parent, parents):
+        return f"cyclic parts: {child!r} contains {parent!r}, which would contain it again"
+    return None

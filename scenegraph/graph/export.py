@@ -1,0 +1,222 @@
+"""What an export reads: scenes and expressions in id windows, in a light form.
+
+An export may read millions of rows, so scenes and expressions come back as plain slotted
+classes (``SceneView``, ``ExpressionRow``) rather than the validated ``models.Scene`` and
+``models.Expression``: a pydantic model costs several times more to build, validated or not.
+Reads of given scenes bind them through ``Store.window_rows``, which picks the fastest form
+each backend has for a window of sorted ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+
+from ..hyperlexeme import compose
+from ..models import hyperlexeme_kind
+from .base import Store
+
+ID_WINDOW = 2_000  # ids per query when checking a selection
+
+
+class ComponentRef(NamedTuple):
+    kind: str
+    name: str
+
+
+@dataclass(slots=True)
+class SceneView:
+    """A stored scene as the export reads it (``models.Scene``'s fields, no validation: one is
+    built per scene), with its parent, its sub-scenes' titles and whether it is defined."""
+
+    id: str
+    title: str | None = None
+    text: str | None = None
+    lang: str | None = None
+    props: dict[str, Any] = field(default_factory=dict)
+    defined: bool = True  # False for a scene only referenced by id (no content of its own)
+    components: list[ComponentRef] = field(default_factory=list)
+    archetypes: list[str] = field(default_factory=list)
+    hyperlexemes: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    leads_to: list[str] = field(default_factory=list)
+    parent: tuple[str, str | None] | None = None  # (id, title)
+    children: list[tuple[str, str | None]] = field(default_factory=list)  # (id, title)
+
+    def component_names(self, kind: str) -> list[str]:
+        return [c.name for c in self.components if c.kind == kind]
+
+    def hyperlexeme(self) -> str:
+        """A stored fused hyperlexeme (the composed one if stored), else composed, else an id."""
+        fused = sorted(h for h in self.hyperlexemes if hyperlexeme_kind(h) == "fused")
+        composed = compose(self)
+        if composed and (composed in fused or not fused):
+            return composed
+        if fused:
+            return fused[0]
+        return min(self.hyperlexemes, default=self.id)
+
+
+@dataclass(slots=True)
+class ExpressionRow:
+    """A stored expression as the export reads it: the fields of ``models.Expression``."""
+
+    id: str
+    text: str
+    form: str
+    style: str | None
+    register: str | None
+    tone: str | None
+    target: str | None
+    lang: str | None
+    provenance: dict[str, Any]
+    props: dict[str, Any]
+    quality: dict[str, Any] | None
+    passed: bool | None
+    scene_ids: list[str]  # superseded expressions are never read, so none has a status
+
+
+def _in_windows(
+    store: Store,
+    tail: str,
+    ids: Iterable[str],
+    size: int = ID_WINDOW,
+    dense: bool = False,
+    **params: Any,
+) -> Iterator[list[Any]]:
+    """Rows of ``tail`` for ``ids`` (bound as ``s``), ``size`` ids per query. ``dense``: the
+    ids are every scene between the first and the last (see ``Store.window_rows``)."""
+    ids = sorted(ids)
+    for start in range(0, len(ids), max(size, 1)):
+        window = ids[start : start + size]
+        yield from store.window_rows(tail, window, dense=dense, params=params)
+
+
+def existing_scenes(store: Store, ids: Iterable[str]) -> set[str]:
+    """Which of the ids are scenes of the store."""
+    return {row[0] for row in _in_windows(store, "RETURN s.id", ids)}
+
+
+def evoking(store: Store, ids: Iterable[str], archetypes: list[str]) -> set[str]:
+    """Which of the scenes evoke any of the archetypes."""
+    query = "MATCH (s)-[:EVOKES]->(a:Archetype) WHERE a.name IN $names RETURN DISTINCT s.id"
+    return {row[0] for row in _in_windows(store, query, ids, names=list(archetypes))}
+
+
+def _eligible(include_failed: bool) -> str:
+    """The WHERE clause of expressions to export: never superseded, failed only if asked."""
+    clause = "WHERE (e.status IS NULL OR e.status <> 'superseded')"
+    if not include_failed:
+        clause += " AND (e.passed IS NULL OR e.passed = true)"
+    return clause
+
+
+def shared_expressions(store: Store, include_failed: bool) -> dict[str, list[str]]:
+    """Expression id -> its scenes (sorted), for the exportable expressions naming several."""
+    rows = store.run(
+        f"MATCH (e:Expression)-[:EXPRESSES]->(s:Scene) {_eligible(include_failed)} "
+        "WITH e, collect(s.id) AS ids WHERE size(ids) > 1 RETURN e.id, ids"
+    ).rows
+    return {eid: sorted(ids) for eid, ids in rows}
+
+
+def expression_rows(
+    store: Store, scene_ids: list[str], include_failed: bool, dense: bool, full: bool
+) -> Iterator[ExpressionRow]:
+    """The exportable expressions of the scenes, one per (expression, scene) met, in one query.
+
+    Eligibility is checked here, not in the query: a condition on expression properties makes
+    LadybugDB plan the join from a scan of every expression, four times slower at 1M. An
+    expression's own properties and quality report are read only when ``full`` (for the
+    ``records`` format). ``dense``: see ``Store.window_rows``.
+    """
+    extra = ", e.props, e.quality" if full else ""
+    tail = (
+        "MATCH (e:Expression)-[:EXPRESSES]->(s) RETURN e.status, e.passed, s.id, e.id, "
+        f"e.text, e.form, e.style, e.register, e.tone, e.target, e.lang, e.provenance{extra}"
+    )
+    for r in _in_windows(store, tail, scene_ids, size=len(scene_ids), dense=dense):
+        if r[0] == "superseded" or (r[1] is False and not include_failed):
+            continue
+        props, quality = (_loads(r[12]), _loads(r[13]) or None) if full else ({}, None)
+        yield ExpressionRow(
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            _loads(r[11]),
+            props,
+            quality,
+            r[1],
+            [r[2]],
+        )
+
+
+SCENE_PARTS = {
+    "components": "MATCH (s)-[:HAS]->(c:Component) RETURN s.id, c.kind, c.name",
+    "archetypes": "MATCH (s)-[:EVOKES]->(a:Archetype) RETURN s.id, a.name",
+    "hyperlexemes": "MATCH (h:Hyperlexeme)-[:NAMES]->(s) RETURN s.id, h.form",
+    "children": "MATCH (s)-[:CONTAINS]->(c:Scene) RETURN s.id, c.id, c.title",
+}
+RECORD_PARTS = {"leads_to": "MATCH (s)-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"}
+
+
+def scene_views(
+    store: Store, ids: Iterable[str], dense: bool = False, full: bool = True
+) -> dict[str, SceneView]:
+    """The scenes with parent and sub-scenes, lists sorted as ``Store.scenes`` sorts them, in
+    one query per part. ``full`` adds what only the ``records`` format needs: properties,
+    onward links and whether the scene is defined. ``dense``: see ``Store.window_rows``."""
+    ids = sorted(ids)
+    views: dict[str, SceneView] = {}
+    extra = ", s.props, s.content_hash IS NOT NULL" if full else ""
+    for row in _in_windows(
+        store,
+        "OPTIONAL MATCH (p:Scene)-[:CONTAINS]->(s) RETURN s.id, "
+        f"s.title, s.text, s.lang, p.id, p.title{extra}",
+        ids,
+        size=len(ids),
+        dense=dense,
+    ):
+        view = views[row[0]] = SceneView(row[0], row[1], row[2], row[3])
+        if row[4] is not None:
+            view.parent = (row[4], row[5])
+        if full:
+            view.props, view.defined = _loads(row[6]), bool(row[7])
+    for part, tail in (SCENE_PARTS | RECORD_PARTS if full else SCENE_PARTS).items():
+        _add_part(views, part, _in_windows(store, tail, ids, size=len(ids), dense=dense))
+    for view in views.values():
+        view.components.sort()
+        for values in (
+            view.archetypes,
+            view.hyperlexemes,
+            view.parts,
+            view.leads_to,
+            view.children,
+        ):
+            values.sort()
+    return views
+
+
+def _add_part(views: dict[str, SceneView], part: str, rows: Iterable[list[Any]]) -> None:
+    if part == "components":
+        for sid, kind, name in rows:
+            views[sid].components.append(ComponentRef(kind, name))
+    elif part == "children":
+        for sid, child, title in rows:
+            views[sid].parts.append(child)
+            views[sid].children.append((child, title))
+    else:
+        for sid, value in rows:
+            getattr(views[sid], part).append(value)
+
+
+def _loads(value: str | None) -> dict[str, Any]:
+    return orjson.loads(value) if value else {}

@@ -1,0 +1,73 @@
+"""The retry policy: one provider call, tried again with backoff while it may still succeed.
+
+Each attempt has a timeout; a ``Retryable`` failure (or the timeout) waits an exponential
+backoff with equal jitter, never less than the server's ``Retry-After``; a ``Rejected`` request
+or the last failed attempt raises ``GaveUp`` with the reason, for the caller to record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import Ask, Completion, Provider, Rejected, Retryable
+
+MAX_BACKOFF_S = 30.0
+MAX_RETRY_AFTER_S = 300.0
+
+Wait = Callable[[float, Exception], Awaitable[None]]
+
+
+class RetryPolicy(BaseModel):
+    """How hard to try one request: attempts in all, the first backoff, a timeout per attempt."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    attempts: int = Field(ge=1)
+    backoff_s: float = Field(ge=0.0)
+    timeout_s: float = Field(gt=0.0)
+
+
+class GaveUp(Exception):
+    """Retries exhausted, or the request was rejected: the message is the reason to record."""
+
+
+async def call_with_retries(
+    provider: Provider,
+    ask: Ask,
+    policy: RetryPolicy,
+    rng: random.Random,
+    wait: Wait | None = None,
+) -> Completion:
+    """The provider's answer to ``ask`` under ``policy``.
+
+    ``wait(seconds, problem)`` sleeps before a retry (by default ``asyncio.sleep``); a caller
+    passes its own to log or count retries. Raises ``GaveUp``.
+    """
+    for attempt in range(policy.attempts):
+        try:
+            async with asyncio.timeout(policy.timeout_s):
+                return await provider.complete(ask)
+        except TimeoutError:
+            problem = Retryable(f"no answer within {policy.timeout_s:g} s")
+        except Retryable as exc:
+            problem = exc
+        except Rejected as exc:
+            raise GaveUp(str(exc)) from None
+        if attempt + 1 == policy.attempts:
+            raise GaveUp(f"{problem} (gave up after {policy.attempts} attempts)")
+        delay = backoff_delay(attempt, policy.backoff_s, problem.retry_after, rng)
+        await (wait(delay, problem) if wait else asyncio.sleep(delay))
+    raise AssertionError("unreachable")
+
+
+def backoff_delay(
+    attempt: int, base_s: float, retry_after: float | None, rng: random.Random
+) -> float:
+    """Exponential backoff with equal jitter, never shorter than the server's Retry-After."""
+    ceiling = min(MAX_BACKOFF_S, base_s * 2**attempt)
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER_S))
