@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..llm.providers import ProviderConfig
-from ..llm.retry import RetryPolicy
 
 
 class GenerateOptions(BaseModel):
@@ -67,11 +66,6 @@ class GenerateOptions(BaseModel):
             json_mode=self.json_mode,
             timeout_s=self.timeout_s,
             dry_run=self.dry_run,
-        )
-
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            attempts=self.retries + 1, backoff_s=self.backoff_s, timeout_s=self.timeout_s
         )
 
 

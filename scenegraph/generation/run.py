@@ -27,7 +27,7 @@ from ..llm.base import Ask, Completion, Provider
 from ..llm.journal import JOURNAL_FILE
 from ..llm.parse import Parsed, parse_outputs
 from ..llm.providers import make_provider
-from ..llm.retry import GaveUp, call_with_retries
+from ..llm.retry import GaveUp, call_with_retries, policy_of
 from ..models import Expression
 from .config import GenerationConfig, load_config
 from .journal import Entry, Journal, Record
@@ -212,7 +212,7 @@ class Runner:
     ):
         self.store, self.journal, self.provider, self.prompts = store, journal, provider, prompts
         self.options, self.recipe, self.report = options, recipe, report
-        self.policy = options.retry_policy()
+        self.policy = policy_of(options)
         self.progress = progress
         self.retrying = 0
         self.answered = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,24 @@ class RetryPolicy(BaseModel):
     attempts: int = Field(ge=1)
     backoff_s: float = Field(ge=0.0)
     timeout_s: float = Field(gt=0.0)
+
+
+class RetryOptions(Protocol):
+    """What a run's options say about retrying (generation's and the judge's alike)."""
+
+    @property
+    def retries(self) -> int: ...
+    @property
+    def backoff_s(self) -> float: ...
+    @property
+    def timeout_s(self) -> float: ...
+
+
+def policy_of(options: RetryOptions) -> RetryPolicy:
+    """The policy that options ask for: ``retries`` attempts after the first one."""
+    return RetryPolicy(
+        attempts=options.retries + 1, backoff_s=options.backoff_s, timeout_s=options.timeout_s
+    )
 
 
 class GaveUp(Exception):

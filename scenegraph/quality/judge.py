@@ -26,7 +26,7 @@ from ..llm.base import Ask, Messages, Provider
 from ..llm.journal import JOURNAL_FILE, Answer, Journal
 from ..llm.parse import keys_line, parse_outputs
 from ..llm.providers import make_provider
-from ..llm.retry import GaveUp, call_with_retries
+from ..llm.retry import GaveUp, call_with_retries, policy_of
 from ..models import COMPONENT_KINDS, Expression, Scene
 from ..text import content_hash
 from .options import JudgeOptions, Thresholds
@@ -76,7 +76,7 @@ class JudgeRun:
         ask = Ask(list(JUDGE_RULES), self.messages(case))
         try:
             completion = await call_with_retries(
-                self.provider, ask, self.options.retry_policy(), self.rng
+                self.provider, ask, policy_of(self.options), self.rng
             )
         except GaveUp as exc:
             self.summary.failed += 1

@@ -10,7 +10,6 @@ from typing import cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..llm.providers import ProviderConfig
-from ..llm.retry import RetryPolicy
 
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -68,11 +67,6 @@ class JudgeOptions(BaseModel):
             temperature=0.0,
             max_tokens=self.max_tokens,
             timeout_s=self.timeout_s,
-        )
-
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            attempts=self.retries + 1, backoff_s=self.backoff_s, timeout_s=self.timeout_s
         )
 
 
