@@ -37,6 +37,26 @@ def test_every_command_has_help_with_an_example(name):
     assert "Example:" in result.output and "scenegraph" in result.output.split("Example:")[1]
 
 
+def test_help_defaults_are_the_options_models_defaults():
+    """`--help` shows the defaults the library applies; none is restated by hand."""
+    from scenegraph.cli import default_text
+    from scenegraph.export.options import ExportOptions
+    from scenegraph.generation.options import GenerateOptions
+
+    for param in cli.commands["generate"].params:
+        field = GenerateOptions.model_fields.get(param.name or "")
+        if field is None or field.get_default(call_default_factory=True) in (None, False, True, []):
+            continue
+        note = re.search(r"\[([^\]]+)\]$", getattr(param, "help", "") or "")
+        assert note, f"--help of generate's {param.name} does not show its default"
+        assert note.group(1) == default_text(GenerateOptions, param.name)
+    assert "[8]" in run("generate", "--help").output.split("--per-request", 1)[1].split("\n")[0]
+    exported = {p.name: p.default for p in cli.commands["export"].params}
+    assert exported["directions"] == ",".join(ExportOptions().directions)
+    assert exported["formats"] == ",".join(ExportOptions().formats)
+    assert int(exported["seed"]) == ExportOptions().seed
+
+
 def test_readme_lists_every_command_and_no_other():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]

@@ -53,6 +53,15 @@ def _option_problem(error: ErrorDetails) -> str:
     return f"--{place}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
+def default_text(shape: type[BaseModel], name: str) -> str:
+    """An options model's default as it is typed on the command line (lists joined by commas;
+    ``none`` when it is unset or empty): `--help` shows the model's own defaults."""
+    value = shape.model_fields[name].get_default(call_default_factory=True)
+    if isinstance(value, list | tuple):
+        value = ",".join(map(str, value))
+    return "none" if value in (None, "") else str(value)
+
+
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
 

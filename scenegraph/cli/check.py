@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from ..output import console, print_json, print_table
-from . import cli, json_option, open_for, options_from, progress_bar
+from ..quality.options import JudgeOptions
+from . import cli, default_text, json_option, open_for, options_from, progress_bar
 
 LINKAGE_SHOWN = 10
 
@@ -43,7 +44,12 @@ LINKAGE_SHOWN = 10
     help="Also score each accepted expression with an LLM judge (OpenAI-compatible; "
     "answers cached in the store's journal).",
 )
-@click.option("--judge-model", default="gpt-4o-mini", show_default=True, help="Judge model.")
+@click.option(
+    "--judge-model",
+    default=default_text(JudgeOptions, "model"),
+    show_default=True,
+    help="Judge model.",
+)
 @click.option(
     "--base-url",
     envvar="OPENAI_BASE_URL",
@@ -52,13 +58,13 @@ LINKAGE_SHOWN = 10
 )
 @click.option(
     "--api-key-env",
-    default="OPENAI_API_KEY",
+    default=default_text(JudgeOptions, "api_key_env"),
     show_default=True,
     help="Environment variable holding the judge's API key.",
 )
 @click.option(
     "--concurrency",
-    default=8,
+    default=default_text(JudgeOptions, "concurrency"),
     show_default=True,
     type=click.IntRange(1),
     help="Judge requests in flight.",
@@ -94,7 +100,7 @@ def check(
       scenegraph check --compress 50% --out ./check --json
       scenegraph check --judge --judge-model gpt-4o-mini --base-url http://localhost:8000/v1
     """
-    from ..quality import CheckOptions, JudgeOptions, run_checks
+    from ..quality import CheckOptions, run_checks
 
     judge_options = (
         options_from(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..export.options import ExportOptions
 from ..models import FORMS
 from ..output import console, print_json, print_table
-from . import cli, json_option, open_for, options_from, progress_bar
+from . import cli, default_text, json_option, open_for, options_from, progress_bar
 
 
 def _names(value: str) -> list[str]:
@@ -22,9 +23,7 @@ def _ratios(value: str) -> tuple[float, ...]:
         ) from None
 
 
-def _options(**values):
-    from ..export import ExportOptions
-
+def _options(**values) -> ExportOptions:
     return options_from(ExportOptions, **values)
 
 
@@ -69,25 +68,31 @@ def _options(**values):
 )
 @click.option(
     "--directions",
-    default="forward",
+    default=default_text(ExportOptions, "directions"),
     show_default=True,
     help="Comma list of forward (scene → expression), reverse (expression → scene "
     "JSON), transfer (style A → style B).",
 )
 @click.option(
     "--formats",
-    default="openai,sharegpt,alpaca,hf,parquet,records",
+    default=default_text(ExportOptions, "formats"),
     show_default=True,
     help="Comma list of output formats.",
 )
 @click.option(
     "--split",
     "split",
-    default="0.8,0.1,0.1",
+    default=default_text(ExportOptions, "split"),
     show_default=True,
     help="train,validation,test ratios; grouped by fractal tree, stratified by style.",
 )
-@click.option("--seed", default=0, show_default=True, help="Seed of the split and row order.")
+@click.option(
+    "--seed",
+    type=int,
+    default=default_text(ExportOptions, "seed"),
+    show_default=True,
+    help="Seed of the split and row order.",
+)
 @click.option("--by-style", is_flag=True, help="One dataset per style (one adapter per role).")
 @click.option(
     "--max-per-cell",
@@ -98,13 +103,13 @@ def _options(**values):
 @click.option(
     "--compress",
     type=click.Choice(["none", "zstd"]),
-    default="none",
+    default=default_text(ExportOptions, "compress"),
     show_default=True,
     help="zstd: JSONL as .jsonl.zst, Parquet zstd-compressed.",
 )
 @click.option(
     "--name",
-    default="scenegraph",
+    default=default_text(ExportOptions, "name"),
     show_default=True,
     help="Dataset name (card title, LLaMA-Factory entry prefix).",
 )

@@ -6,8 +6,14 @@ from typing import Any
 
 import click
 
+from ..generation.options import GenerateOptions
 from ..output import err_console, print_json, print_table
-from . import cli, json_option, open_for, options_from, progress_bar
+from . import cli, default_text, json_option, open_for, options_from, progress_bar
+
+
+def _default(name: str) -> str:
+    """The note of a default in `--help`, from ``GenerateOptions``."""
+    return f"[{default_text(GenerateOptions, name)}]"
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -29,21 +35,41 @@ def _names(value: str | None) -> list[str] | None:
     help="Only scenes evoking this archetype (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many scenes.")
-@click.option("--styles", metavar="NAMES", help="Comma-separated role styles, or 'all'. [all]")
-@click.option("--registers", metavar="NAMES", help="Comma-separated registers, or 'all'. [none]")
-@click.option("--tones", metavar="NAMES", help="Comma-separated tones, or 'all'. [none]")
-@click.option("--forms", metavar="NAMES", help="Comma-separated forms, or 'all'. [text]")
 @click.option(
-    "--targets", metavar="NAMES", help="Comma-separated addressees (e.g. человек). [none]"
+    "--styles",
+    metavar="NAMES",
+    help=f"Comma-separated role styles, or 'all'. {_default('styles')}",
+)
+@click.option(
+    "--registers",
+    metavar="NAMES",
+    help=f"Comma-separated registers, or 'all'. {_default('registers')}",
+)
+@click.option(
+    "--tones",
+    metavar="NAMES",
+    help=f"Comma-separated tones, or 'all'. {_default('tones')}",
+)
+@click.option(
+    "--forms",
+    metavar="NAMES",
+    help=f"Comma-separated forms, or 'all'. {_default('forms')}",
+)
+@click.option(
+    "--targets",
+    metavar="NAMES",
+    help=f"Comma-separated addressees (e.g. человек). {_default('targets')}",
 )
 @click.option(
     "--mode",
     type=click.Choice(["many", "one"]),
     help="'many': several outputs per request as one JSON answer; 'one': a request "
-    "per output. [many]",
+    f"per output. {_default('mode')}",
 )
 @click.option(
-    "--per-request", type=click.IntRange(min=1), help="Outputs per request in 'many' mode. [8]"
+    "--per-request",
+    type=click.IntRange(min=1),
+    help=f"Outputs per request in 'many' mode. {_default('per_request')}",
 )
 @click.option(
     "--walk",
@@ -55,19 +81,24 @@ def _names(value: str | None) -> list[str] | None:
     "--walks",
     "walks_per_scene",
     type=click.IntRange(min=1),
-    help="Walks started from each selected scene. [1]",
+    help=f"Walks started from each selected scene. {_default('walks_per_scene')}",
 )
-@click.option("--walk-length", type=click.IntRange(min=2), help="Scenes per passage (at most). [4]")
+@click.option(
+    "--walk-length",
+    type=click.IntRange(min=2),
+    help=f"Scenes per passage (at most). {_default('walk_length')}",
+)
 @click.option(
     "--restart",
     type=click.FloatRange(0, 1, max_open=True),
-    help="Chance of jumping back to the start at each step. [0.2]",
+    help=f"Chance of jumping back to the start at each step. {_default('restart')}",
 )
 @click.option("--seed", type=int, help="Seed for walks, and for sampling where the server has one.")
 @click.option(
     "--neighbours",
     type=click.IntRange(min=0),
-    help="Semantic neighbours shown in each prompt (needs `scenegraph embed`). [3]",
+    help="Semantic neighbours shown in each prompt (needs `scenegraph embed`). "
+    + _default("neighbours"),
 )
 @click.option(
     "--config",
@@ -82,31 +113,53 @@ def _names(value: str | None) -> list[str] | None:
 @click.option(
     "--provider",
     type=click.Choice(["openai", "template"]),
-    help="'openai': any OpenAI-compatible endpoint; 'template': offline, no model. [openai]",
+    help="'openai': any OpenAI-compatible endpoint; 'template': offline, no model. "
+    + _default("provider"),
 )
 @click.option(
     "--base-url", envvar="OPENAI_BASE_URL", help="Endpoint, e.g. http://127.0.0.1:8000/v1."
 )
-@click.option("--model", envvar="SCENEGRAPH_MODEL", help="Model name. [gpt-4o-mini]")
+@click.option(
+    "--model",
+    envvar="SCENEGRAPH_MODEL",
+    help=f"Model name. {_default('model')}",
+)
 @click.option(
     "--api-key-env",
     metavar="VAR",
-    help="Environment variable holding the API key. [OPENAI_API_KEY]",
+    help=f"Environment variable holding the API key. {_default('api_key_env')}",
 )
-@click.option("--temperature", type=click.FloatRange(0, 2), help="[0.9]")
-@click.option("--max-tokens", type=click.IntRange(min=1), help="[1024]")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, 2),
+    help=f"Sampling temperature. {_default('temperature')}",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    help=f"Most tokens per answer. {_default('max_tokens')}",
+)
 @click.option(
     "--json-mode/--no-json-mode",
     default=None,
     help="Ask for JSON output (response_format); turn off for servers without it.",
 )
-@click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Requests in flight. [8]")
-@click.option("--retries", type=click.IntRange(min=0), help="Retries per request. [4]")
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(min=1),
+    help=f"Requests in flight. {_default('concurrency')}",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    help=f"Retries per request. {_default('retries')}",
+)
 @click.option(
     "--timeout",
     "timeout_s",
     type=click.FloatRange(min=0, min_open=True),
-    help="Seconds per request. [60]",
+    help=f"Seconds per request. {_default('timeout_s')}",
 )
 @click.option(
     "--dry-run",
@@ -140,9 +193,7 @@ def generate(ctx: click.Context, as_json: bool, **given: Any) -> None:
         _print_report(report)
 
 
-def _options(given: dict[str, Any]):
-    from ..generation import GenerateOptions
-
+def _options(given: dict[str, Any]) -> GenerateOptions:
     for name in ("styles", "registers", "tones", "forms", "targets"):
         given[name] = _names(given[name])
     given["archetypes"] = list(given["archetypes"]) or None

@@ -9,8 +9,16 @@ One module per concern: ``selection`` (which scenes, read in chunks), ``rows`` (
 ``manifest`` (manifest, dataset card, LLaMA-Factory registry), ``pipeline`` (the whole run).
 """
 
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 from .manifest import Manifest
 from .options import DIRECTIONS, FORMATS, ExportOptions
-from .pipeline import export_dataset
+
+if TYPE_CHECKING:
+    from .pipeline import export_dataset
+
+# The pipeline (and the writers under it) loads on first use: the options stay cheap to import.
+__getattr__ = lazy_attributes(__name__, {"export_dataset": ".pipeline"})
 
 __all__ = ["DIRECTIONS", "FORMATS", "ExportOptions", "Manifest", "export_dataset"]

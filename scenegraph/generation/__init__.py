@@ -9,9 +9,19 @@ of resumable runs), ``run`` (the async loop and the writer). Providers, retries,
 parser and the journal file are ``scenegraph.llm``'s.
 """
 
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 from .config import GenerationConfig, load_config
 from .options import Estimate, Failure, GenerateOptions, GenerateProgress, GenerateReport
-from .run import agenerate, generate
+
+if TYPE_CHECKING:
+    from .run import agenerate, generate
+
+
+# The run loop (and the libraries under it) loads on first use: the options stay cheap to import.
+__getattr__ = lazy_attributes(__name__, {"agenerate": ".run", "generate": ".run"})
+
 
 __all__ = [
     "Estimate",

@@ -10,9 +10,19 @@ Over the dataset: ``metrics``. ``compress`` keeps N expressions with coverage an
 ``report`` writes the offline HTML report; ``run`` ties them together.
 """
 
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 from .options import CheckOptions, JudgeOptions, Thresholds
 from .results import CheckReport, RuleResult
-from .run import CheckProgress, run_checks
+
+if TYPE_CHECKING:
+    from .run import CheckProgress, run_checks
+
+
+# The run loop (and the libraries under it) loads on first use: the options stay cheap to import.
+__getattr__ = lazy_attributes(__name__, {"CheckProgress": ".run", "run_checks": ".run"})
+
 
 __all__ = [
     "CheckOptions",

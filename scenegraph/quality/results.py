@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any, cast
 
-import numpy as np
 from pydantic import BaseModel
 
 RULES: tuple[str, ...] = ("lived", "redundancy", "voice", "judge")
@@ -103,7 +103,7 @@ class RuleResult:
 
 
 def _rounded(value: Any) -> Any:
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, Real) and not isinstance(value, Integral):  # numpy's floats too
         return round(float(value), STORED_DIGITS)
     if isinstance(value, dict):
         return {key: _rounded(item) for key, item in value.items()}
