@@ -80,8 +80,8 @@ def load_corpus(
             raise CorpusError([f"{names}: no records to load"])
         corpus = builder.corpus
         batch = corpus.batch()
-    _keep_needed_replacements(store, batch, was_empty)
-    store.upsert(batch, progress)
+        _keep_needed_replacements(store, batch, was_empty)
+        store.upsert(batch, progress)
     if not was_empty:  # sub-trees already stored may have moved; a fresh load placed them all
         store.recompute_fractal()
     written = _write_rejects(rejects, rejects_file) if rejects else None

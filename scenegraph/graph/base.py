@@ -320,21 +320,6 @@ class Store(ABC):
         return len(changed)
 
 
-def upsert_statements(batch: GraphBatch) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(statement, rows) pairs in a safe order: nodes, stale edges removed, edges merged.
-
-    Plain Cypher that LadybugDB and Neo4j both run. Every MERGE is on a key; properties use
-    ``coalesce`` so a row that leaves a value empty keeps what the store had.
-    """
-    work = [node_merge(label, rows) for label in schema().nodes if (rows := batch.node_rows(label))]
-    for rel_type in schema().rels:
-        if rows := batch.replace_rows(rel_type):
-            work.append(rel_replace(rel_type, rows))
-        if rows := batch.rel_rows(rel_type):
-            work.append(rel_merge(rel_type, rows))
-    return work
-
-
 def node_merge(label: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     table = schema().nodes[label]
     # Only columns some row fills: a column of nothing but nulls has no type to bind.

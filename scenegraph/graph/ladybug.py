@@ -195,10 +195,10 @@ class LadybugStore(Store):
                     f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
                     {"k": [row[table.key] for row in rows]},
                 )
-                new = [r for r in rows if r[table.key] not in known]
+                new = [r for r in rows if r[table.key] not in known] if known else rows
                 added[label] = {r[table.key] for r in new}
                 yield ("copy", label), new
-                if old := [r for r in rows if r[table.key] in known]:
+                if known and (old := [r for r in rows if r[table.key] in known]):
                     yield node_merge(label, old)
         for rel_type, rel in schema().rels.items():
             # A node this batch adds has no old edges: none to drop, none to look for.
@@ -207,6 +207,9 @@ class LadybugStore(Store):
                 yield rel_replace(rel_type, rows)
             if rows := batch.rel_rows(rel_type):
                 known = self._existing_edges(rel_type, [r for r in rows if r["src"] not in fresh])
+                if not known:
+                    yield ("copy", rel_type), rows
+                    continue
                 yield ("copy", rel_type), [r for r in rows if (r["src"], r["dst"]) not in known]
                 if rel.columns and (old := [r for r in rows if (r["src"], r["dst"]) in known]):
                     yield rel_merge(rel_type, old)
@@ -260,22 +263,21 @@ _ARROW_TYPES = {
 
 
 def _arrow(table_name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows as an Arrow table in the column order LadybugDB's COPY expects. A node table gets
-    only the columns some row fills (its COPY names them; the rest stay null): less to convert
-    and to write."""
+    """Rows as an Arrow table in the column order LadybugDB's COPY expects (every row carries
+    every column of its table). A node table keeps only the columns some row fills (its COPY
+    names them; the rest stay null): less to write."""
     if table_name in schema().nodes:
-        columns = [
-            (name, kind)
-            for name, kind in schema().nodes[table_name].columns.items()
-            if any(row[name] is not None for row in rows)
-        ]
+        columns = list(schema().nodes[table_name].columns.items())
         names = [name for name, _ in columns]
     else:
         columns = [("src", "STRING"), ("dst", "STRING"), *schema().rels[table_name].columns.items()]
         names = ["from", "to", *schema().rels[table_name].columns]
     arrays = [
-        pa.array([row.get(name) for row in rows], type=_ARROW_TYPES[kind]) for name, kind in columns
+        pa.array([row[name] for row in rows], type=_ARROW_TYPES[kind]) for name, kind in columns
     ]
+    if table_name in schema().nodes:
+        filled = [i for i, array in enumerate(arrays) if array.null_count < len(array)]
+        arrays, names = [arrays[i] for i in filled], [names[i] for i in filled]
     return pa.Table.from_arrays(arrays, names=names)
 
 

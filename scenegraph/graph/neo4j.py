@@ -2,8 +2,8 @@
 
 Auth comes from ``NEO4J_USER`` / ``NEO4J_PASSWORD`` and the database from ``NEO4J_DATABASE``
 (default ``neo4j``). Writes run in managed transactions (``execute_write``), so transient
-failures are retried by the driver; the statements are the same MERGE-on-key batches the
-embedded store runs. Read-only statements are guarded twice: the lexical guard, then a
+failures are retried by the driver; new nodes (and their edges) are CREATEd, known ones
+MERGEd on their key. Read-only statements are guarded twice: the lexical guard, then a
 READ-mode transaction that first ``EXPLAIN``s the statement and refuses anything the planner
 does not call a read (``query_type == "r"``).
 
@@ -24,10 +24,10 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from ..errors import ReadOnlyViolation, StoreError, StoreUnavailable
-from .base import Progress, QueryResult, Store, upsert_statements
+from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
 from .batch import GraphBatch
 from .readonly import check_read_only
-from .schema import CYPHER_DIR, statements
+from .schema import CYPHER_DIR, schema, statements
 
 WRITE_BATCH = 10_000
 READ_TIMEOUT_S = 60
@@ -126,19 +126,75 @@ class Neo4jStore(Store):
                 session.run(statement).consume()
 
     def upsert(self, batch: GraphBatch, progress: Progress | None = None) -> None:
-        """Batches of rows, each its own retried transaction; MERGE makes a re-run converge."""
+        """Batches of rows, each its own retried transaction; a re-run converges.
+
+        Nodes whose key the store lacks are CREATEd, and so are the edges leaving them (a new
+        node has none): MERGE's lookup of each edge made loading a fresh store ~40% slower.
+        Nodes the store has, and their edges, are MERGEd.
+        """
         self._check_writable()
         with self._translated(), self._session() as session:
-            for query, rows in upsert_statements(batch):
+            for query, rows in self._upsert_work(session, batch):
                 for start in range(0, len(rows), WRITE_BATCH):
                     chunk = rows[start : start + WRITE_BATCH]
                     session.execute_write(_consume, query, {"rows": chunk})
                     if progress:
                         progress(len(chunk))
 
+    def _upsert_work(
+        self, session: neo4j.Session, batch: GraphBatch
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(statement, rows) in a safe order: nodes, stale edges removed, edges added. Lazy:
+        each label's stored keys are read just before its rows are written."""
+        added: dict[str, set[Any]] = {}
+        for label, table in schema().nodes.items():
+            if rows := batch.node_rows(label):
+                known = session.execute_read(
+                    _column,
+                    f"UNWIND $keys AS k MATCH (n:{label} {{{table.key}: k}}) RETURN k",
+                    {"keys": [row[table.key] for row in rows]},
+                )
+                new = [r for r in rows if r[table.key] not in known] if known else rows
+                added[label] = {r[table.key] for r in new}
+                if new:
+                    yield _node_create(label, new)
+                if known and (old := [r for r in rows if r[table.key] in known]):
+                    yield node_merge(label, old)
+        for rel_type, rel in schema().rels.items():
+            fresh = added.get(rel.source, set())
+            if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
+                yield rel_replace(rel_type, rows)
+            if new := [r for r in batch.rel_rows(rel_type) if r["src"] in fresh]:
+                yield _rel_create(rel_type, new)
+            if old := [r for r in batch.rel_rows(rel_type) if r["src"] not in fresh]:
+                yield rel_merge(rel_type, old)
+
+
+def _node_create(label: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """New nodes with the properties their rows fill."""
+    rows = [{name: value for name, value in row.items() if value is not None} for row in rows]
+    return f"UNWIND $rows AS r CREATE (n:{label}) SET n = r", rows
+
+
+def _rel_create(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Edges from new nodes (so none of them exists yet)."""
+    rel = schema().rels[rel_type]
+    src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+    sets = ", ".join(f"e.{col} = r.{col}" for col in rel.columns)
+    return (
+        f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
+        f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
+        f"CREATE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""),
+        rows,
+    )
+
 
 def _consume(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> None:
     tx.run(cypher, params).consume()
+
+
+def _column(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> set[Any]:
+    return {record[0] for record in tx.run(cypher, params)}
 
 
 def _collect(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> QueryResult:
