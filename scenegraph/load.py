@@ -26,6 +26,9 @@ class LoadReport(BaseModel):
     rejected: int = 0
     rejects_file: str | None = None
     counts: dict[str, int]
+    # "style:poeta" -> expressions loaded with a style, register or tone label that is neither
+    # a canonical name nor an alias (corpus/vocabulary.py); loaded as given, reported, not refused
+    unknown_labels: dict[str, int] = {}
 
 
 def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -93,6 +96,7 @@ def load_corpus(
         rejected=len(rejects),
         rejects_file=written,
         counts=store.counts(),
+        unknown_labels=dict(sorted(builder.unknown_labels.items())),
     )
 
 

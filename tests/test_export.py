@@ -14,6 +14,8 @@ import yaml
 from conftest import SEEDS
 from scenegraph.errors import ConfigError, StoreError
 from scenegraph.export import ExportOptions, Manifest, export_dataset
+from scenegraph.corpus.vocabulary import vocabulary
+from scenegraph.export.rows import REVERSE_FORMS
 from scenegraph.load import load_corpus
 from scenegraph.graph.schema import schema
 from scenegraph.graph.ladybug import LadybugStore
@@ -56,7 +58,7 @@ def test_every_format_loads_with_datasets_and_row_counts_match_the_manifest(expo
     for entry in manifest.outputs:
         assert load_output(out, entry).num_rows == entry.rows > 0, entry
         seen.add(entry.format)
-    assert seen == {"openai", "sharegpt", "alpaca", "hf", "parquet", "records"}
+    assert seen == {"openai", "sharegpt", "alpaca", "prompt-completion", "hf", "parquet", "records"}
     by_split = {e.split: e.rows for e in manifest.outputs if e.format == "openai"}
     assert by_split == manifest.counts.by_split
     assert sum(by_split.values()) == manifest.counts.pairs
@@ -154,7 +156,7 @@ def test_sharegpt_and_alpaca_rows_say_the_same_as_openai(exported):
         system, user, assistant = (m["content"] for m in chat["messages"])
         assert share["system"] == alpaca["system"] == system
         assert [t["value"] for t in share["conversations"]] == [user, assistant]
-        assert f"{alpaca['instruction']}\n\n{alpaca['input']}" == user
+        assert alpaca["instruction"] == user and alpaca["input"] == ""  # one text, as in chat
         assert alpaca["output"] == assistant
 
 
@@ -193,9 +195,9 @@ def test_manifest_hashes_every_file_and_the_card_has_hub_front_matter(exported):
     assert Manifest.model_validate_json((out / "manifest.json").read_text("utf-8")) == manifest
     front = yaml.safe_load((out / "README.md").read_text("utf-8").split("---\n")[1])
     assert {"ru", "en"} <= set(front["language"])
-    config = {c["config_name"]: c for c in front["configs"]}["openai"]
+    config = {c["config_name"]: c for c in front["configs"]}["parquet"]
     assert {f["path"] for f in config["data_files"]} == \
-        {e.path for e in manifest.outputs if e.format == "openai"}
+        {e.path for e in manifest.outputs if e.format == "parquet"}
     info = json.loads((out / "dataset_info.json").read_text("utf-8"))
     assert info["scenegraph_openai_train"]["file_name"] == "openai/train.jsonl"
     assert info["scenegraph_alpaca_train"]["formatting"] == "alpaca"
@@ -384,8 +386,11 @@ def test_max_per_cell_caps_every_style_register_tone_cell(seeded_store, tmp_path
     for rows in parquet_rows(tmp_path / "cap", manifest).values():
         cells.update((r["direction"], r["style"], r["register"], r["tone"]) for r in rows)
     assert max(cells.values()) <= 5
+    # one forward pair per expression, one reverse pair per form that can answer it (issue 15)
+    expressions = seeded_store.expressions()
+    answerable = sum(e.form in REVERSE_FORMS for e in expressions)
     assert manifest.counts.capped and sum(manifest.counts.capped.values()) + \
-        manifest.counts.pairs == 2 * len(seeded_store.expressions())
+        manifest.counts.pairs == len(expressions) + answerable
 
 
 def test_zstd_compression_loads_and_holds_the_same_rows(seeded_store, exported, tmp_path):
@@ -443,7 +448,10 @@ def test_records_keep_the_source_record_shape(exported):
                for line in (out / f"records/{split}.jsonl").read_text("utf-8").splitlines()]
     source = json.loads((SEEDS / "records.jsonl").read_text("utf-8").splitlines()[0])
     twin = next(r for r in records if r.get("scene") == "Δ17" and r.get("text_human") == source["text_human"])
-    assert twin["text_alt"] == source["text_alt"] and twin["style"] == source["style"]
+    # the style loads by its canonical name, the spelling as given kept in provenance (issue 15)
+    assert twin["text_alt"] == source["text_alt"]
+    assert twin["style"] == vocabulary().resolve("style", source["style"]) != source["style"]
+    assert twin["provenance"]["style_as_given"] == source["style"]
     assert set(twin["components"]["meta"]) == set(source["components"]["meta"])
     assert twin["components"]["agent"] == [source["components"]["agent"]]
 

@@ -91,9 +91,17 @@ def _options(**values) -> ExportOptions:
     type=int,
     default=default_text(ExportOptions, "seed"),
     show_default=True,
-    help="Seed of the split and row order.",
+    help="Seed of the split and of the row order (rows are shuffled within each split).",
 )
 @click.option("--by-style", is_flag=True, help="One dataset per style (one adapter per role).")
+@click.option(
+    "--min-style-rows",
+    type=click.IntRange(min=0),
+    default=default_text(ExportOptions, "min_style_rows"),
+    show_default=True,
+    help="With --by-style, styles with fewer training rows go together into one 'other' "
+    "dataset (OpenAI's minimum is 10 examples); 0 keeps every style on its own.",
+)
 @click.option(
     "--max-per-cell",
     type=click.IntRange(min=1),
@@ -134,6 +142,7 @@ def export(
     split: str,
     seed: int,
     by_style: bool,
+    min_style_rows: int,
     max_per_cell: int | None,
     compress: str,
     name: str,
@@ -141,8 +150,9 @@ def export(
     force: bool,
     as_json: bool,
 ) -> None:
-    """Export a subgraph as training sets: pairs in chat formats, Parquet, `datasets`, and the
-    corpus records, split by fractal tree, with manifest.json and a dataset card.
+    """Export a subgraph as training sets: pairs in chat formats, prompt-completion, Parquet,
+    `datasets`, and the corpus records, split by fractal tree and shuffled within each split
+    by the seed, with manifest.json and a dataset card.
 
     Only expressions that did not fail their checks are exported (see --include-failed).
 
@@ -169,6 +179,7 @@ def export(
         split=_ratios(split),
         seed=seed,
         by_style=by_style,
+        min_style_rows=min_style_rows,
         max_per_cell=max_per_cell,
         compress=None if compress == "none" else compress,
         name=name,

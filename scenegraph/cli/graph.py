@@ -75,6 +75,12 @@ def load(
             f"rejected {report.rejected} records, reasons in {report.rejects_file}", markup=False
         )
     print_table(["label or type", "count"], report.counts.items())
+    if report.unknown_labels:
+        print_table(
+            ["unknown label (loaded as given)", "expressions"],
+            report.unknown_labels.items(),
+            title="labels neither canonical nor an alias in the defaults' vocabulary",
+        )
 
 
 @cli.command()

@@ -16,6 +16,7 @@ domain models as well would validate every value a second time; pydantic's unval
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -44,6 +45,7 @@ from .records import (
     shape_of,
     validated,
 )
+from .vocabulary import vocabulary
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -131,6 +133,7 @@ class Parsed:
     expressions: list[ExpressionDraft] = field(default_factory=list)
     references: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    unknown_labels: list[str] = field(default_factory=list)  # "style:foo", once per expression
 
     def refuse(self, path: tuple, message: str) -> None:
         self.problems.append(problem(self.where, path, message))
@@ -158,31 +161,53 @@ class Parsed:
         self, scene: SceneDraft, text: str, form: Form, voice: ExpressionIn | PairRecord
     ) -> None:
         """Add an expression of the scene in the record's voice; it says where it came from
-        unless the record did."""
+        unless the record did. Its style, register and tone take their canonical names
+        (``canonical``) before its id is computed."""
+        given: dict[str, str] = {}
+        style = self.canonical("style", voice.style, given)
+        register = self.canonical("register", voice.register, given)
+        tone = self.canonical("tone", voice.tone, given)
+        provenance = (
+            voice.provenance
+            if voice.provenance is not None
+            else {
+                "source": "corpus",
+                "file": _file_name(self.where.file),
+                "line": self.where.line,
+            }
+        )
+        if given:
+            provenance = {**provenance, **given}
         self.expressions.append(
             ExpressionDraft(
                 scene_ids=[scene.id],
                 text=text,
                 form=form,
-                style=voice.style,
-                register=voice.register,
-                tone=voice.tone,
+                style=style,
+                register=register,
+                tone=tone,
                 target=voice.target,
                 lang=voice.lang or guess_lang(text) or scene.lang,
-                provenance=(
-                    voice.provenance
-                    if voice.provenance is not None
-                    else {
-                        "source": "corpus",
-                        "file": _file_name(self.where.file),
-                        "line": self.where.line,
-                    }
-                ),
+                provenance=provenance,
                 props=voice.extras(),
                 quality=voice.quality,
                 passed=voice.passed,
             )
         )
+
+    def canonical(self, name: str, label: str | None, given: dict[str, str]) -> str | None:
+        """A style, register or tone label by its canonical name: an alias is mapped (and the
+        spelling as given noted in ``given`` as ``{"style_as_given": "poet"}``), a label the
+        vocabulary does not know is kept and noted in ``unknown_labels``."""
+        if label is None:
+            return None
+        canonical = vocabulary().resolve(name, label)
+        if canonical is None:
+            self.unknown_labels.append(f"{name}:{label}")
+            return label
+        if canonical != label:
+            given[f"{name}_as_given"] = label
+        return canonical
 
 
 @lru_cache(maxsize=4096)
@@ -327,6 +352,8 @@ class CorpusBuilder:
         self.corpus = Corpus(parents=dict(parents or {}))
         self.stated: dict[str, dict[str, Where]] = {}  # scene id -> field -> where it was stated
         self.records = 0
+        # "style:foo" -> expressions of taken records whose label the vocabulary does not know
+        self.unknown_labels: Counter[str] = Counter()
 
     def add(self, raw: RawRecord) -> list[str]:
         """Add one record; returns its problems (empty when it was taken)."""
@@ -342,6 +369,8 @@ class CorpusBuilder:
         for expr in parsed.expressions:
             self.corpus.expressions.setdefault(expr.id, expr)
         self.corpus.references |= parsed.references
+        if parsed.unknown_labels:
+            self.unknown_labels.update(parsed.unknown_labels)
         return []
 
     def _merge(self, new: Definition, where: Where, changes: _Changes) -> list[str]:

@@ -23,7 +23,8 @@ MANIFEST = "manifest.json"
 CARD = "README.md"
 LLAMA_FACTORY = "dataset_info.json"
 PROVENANCE_KEYS = ("source", "provider", "model", "template_hash")
-CHAT_FORMATS = ("openai", "sharegpt", "alpaca")
+# JSON-lines formats of training rows: the card's configs when no Parquet is written.
+JSONL_FORMATS = ("openai", "sharegpt", "alpaca", "prompt-completion")
 OPENAI_TAGS = {
     "role_tag": "role",
     "content_tag": "content",
@@ -59,6 +60,8 @@ class OutputEntry(BaseModel):
     split: str
     path: str  # relative to the export folder; a folder for `hf` (load_from_disk(path)[split])
     rows: int
+    # a file beside `path` whose line n describes row n (openai: id, direction, scenes, voice)
+    sidecar: str | None = None
 
 
 class FileEntry(BaseModel):
@@ -78,6 +81,22 @@ class Counts(BaseModel):
     capped: dict[str, int] = {}
 
 
+class ReversePairs(BaseModel):
+    """Which expressions got a reverse pair, by form (before any ``max_per_cell`` cap)."""
+
+    rule: str
+    made: dict[str, int]
+    skipped: dict[str, int]  # expressions of forms that cannot carry the scene
+
+
+class NearDuplicates(BaseModel):
+    """Near-duplicate scenes of the selection: their groups share a split, unless merging them
+    would have made one group too large (those pairs are listed)."""
+
+    pairs: int
+    across_splits: list[tuple[str, str]]
+
+
 class Manifest(BaseModel):
     format_version: int = 1
     project_version: str = __version__
@@ -91,6 +110,11 @@ class Manifest(BaseModel):
     templates: dict[str, str]  # SHA-256 of the prompt templates
     leakage: Leakage
     outputs: list[OutputEntry]
+    # --by-style: styles with too few training rows for a dataset of their own, with how many
+    # they had; their rows are in the dataset "other"
+    merged_styles: dict[str, int] = {}
+    reverse: ReversePairs | None = None  # when reverse pairs were asked for
+    near_duplicates: NearDuplicates
     warnings: list[str] = []
     files: list[FileEntry] = []  # every file of the export but this manifest
 
@@ -191,7 +215,10 @@ def write_json(path: Path, value: Any) -> None:
 def llama_factory_info(outputs: list[OutputEntry], options: ExportOptions) -> dict[str, Any]:
     """One dataset_info.json entry per split of each format LLaMA-Factory reads as written.
 
-    Compressed JSONL is left out: LLaMA-Factory picks a reader by the file's last extension.
+    Compressed JSONL is left out: LLaMA-Factory picks a reader by the file's last extension
+    and has none for ``.zst``. So is ``prompt-completion``: LLaMA-Factory documents no format
+    with the prompt and the answer as two message lists (its ``openai`` entry reads the same
+    rows as one).
     """
     info = {}
     for out in outputs:
@@ -208,17 +235,50 @@ def llama_factory_info(outputs: list[OutputEntry], options: ExportOptions) -> di
 # -- dataset card -------------------------------------------------------------------------
 
 
-def card(manifest: Manifest, langs: list[str]) -> str:
-    """README.md: Hugging Face front matter (languages, tags, configs) and a short description."""
+class CardExtras(BaseModel):
+    """Facts other steps of the export add to the card, each in its named place (left out when
+    None): ``reverse_rule``, under Directions, says which expressions get reverse pairs and
+    what those answer; ``near_duplicates``, under Splits, reports near-duplicate scenes that
+    landed in different splits."""
+
+    reverse_rule: str | None = None
+    near_duplicates: str | None = None
+
+
+def card(
+    manifest: Manifest,
+    langs: list[str],
+    example: dict[str, Any] | None = None,
+    extras: CardExtras | None = None,
+) -> str:
+    """README.md: Hugging Face front matter (languages, tags, configs) and what a user of the
+    data needs: license, how the texts were made, counts, splits, files, how to load each
+    config, one example row and the limitations."""
+    configs = _configs(manifest.outputs)
+    extras = extras or CardExtras()
+    sections = [
+        _about(manifest),
+        _directions(extras),
+        _counts(manifest),
+        _splits(manifest, extras),
+        _files(manifest),
+        _loading(manifest, configs),
+        _example(example),
+        _limitations(manifest, extras),
+    ]
     return (
         "---\n"
-        + yaml.safe_dump(_front_matter(manifest, langs), allow_unicode=True, sort_keys=False)
+        + yaml.safe_dump(
+            _front_matter(manifest, langs, configs), allow_unicode=True, sort_keys=False
+        )
         + "---\n\n"
-        + _body(manifest)
+        + "\n".join(line for section in sections for line in [*section, ""])
     )
 
 
-def _front_matter(manifest: Manifest, langs: list[str]) -> dict[str, Any]:
+def _front_matter(
+    manifest: Manifest, langs: list[str], configs: list[dict[str, Any]]
+) -> dict[str, Any]:
     front: dict[str, Any] = {"pretty_name": manifest.name}
     if manifest.options.license:
         front["license"] = manifest.options.license
@@ -227,7 +287,6 @@ def _front_matter(manifest: Manifest, langs: list[str]) -> dict[str, Any]:
     front["task_categories"] = ["text-generation"]
     front["tags"] = ["scenegraph", "scene-fractal", "lora", "synthetic"]
     front["size_categories"] = [_size_category(manifest.counts.pairs)]
-    configs = _configs(manifest.outputs)
     if configs:
         front["configs"] = configs
     return front
@@ -247,10 +306,15 @@ def _size_category(n: int) -> str:
 
 
 def _configs(outputs: list[OutputEntry]) -> list[dict[str, Any]]:
-    """Hub configs for the file formats the Hub viewer reads (JSONL chat formats and Parquet)."""
+    """Hub configs, all of one file format: ``datasets`` (and the Hub) read every config of a
+    folder with the one builder its first config's files call for, so JSON and Parquet configs
+    cannot sit side by side. Parquet when it is written (it carries the ids, direction, style
+    and scenes, and the Hub viewer reads it); otherwise the JSON-lines training formats."""
+    written = {out.format for out in outputs}
+    formats = ("parquet",) if "parquet" in written else JSONL_FORMATS
     configs: dict[str, dict[str, Any]] = {}
     for out in outputs:
-        if out.format not in LLAMA_FACTORY_ENTRY:
+        if out.format not in formats:
             continue
         name = out.format if out.dataset == "all" else f"{out.dataset}-{out.format}"
         config = configs.setdefault(name, {"config_name": name, "data_files": []})
@@ -261,15 +325,59 @@ def _configs(outputs: list[OutputEntry]) -> list[dict[str, Any]]:
     return result
 
 
-def _body(manifest: Manifest) -> str:
-    counts, options = manifest.counts, manifest.options
-    lines = [
+def _about(manifest: Manifest) -> list[str]:
+    license_line = (
+        f"License: {manifest.options.license}."
+        if manifest.options.license
+        else "License: not stated (the export was made without `--license`; pass "
+        "`--license` to name one)."
+    )
+    return [
         f"# {manifest.name}",
         "",
         "Training pairs exported by scenegraph from a graph of scenes: each scene with its "
         "components (agent, field, act, tone), archetypes, hyperlexemes and sub-scenes, and "
         "the expressions it takes in many styles, registers, tones and forms.",
         "",
+        license_line,
+        "",
+        "## How the texts were made",
+        "",
+        *_provenance(manifest),
+    ]
+
+
+def _provenance(manifest: Manifest) -> list[str]:
+    """The expressions in these rows by where they came from (the manifest's provenance)."""
+    total = sum(manifest.checks.values())
+    corpus = manifest.provenance.get("source", {}).get("corpus", 0)
+    lines = [
+        f"The rows are built from {total} expressions: {corpus} from the source corpus "
+        f"(written by its authors) and {total - corpus} made by `scenegraph generate`. "
+        "Prompts, instructions and the scene descriptions are filled from fixed templates "
+        "(their SHA-256 are in `manifest.json`, `templates`)."
+    ]
+    for key in ("provider", "model", "template_hash"):
+        if values := manifest.provenance.get(key):
+            shown = ", ".join(f"`{value}` {n}" for value, n in values.items())
+            lines.append(f"- generated, by {key.replace('_', ' ')}: {shown}")
+    if manifest.provenance.get("provider", {}).get("template"):
+        lines.append(
+            "- the `template` provider fills fixed templates offline (no model): its texts "
+            "exercise the pipeline and are not meant to train a voice"
+        )
+    checks = ", ".join(f"{name} {n}" for name, n in manifest.checks.items()) or "none"
+    lines += [
+        "",
+        f"Quality checks (`scenegraph check`) on these expressions: {checks}. Expressions "
+        "whose checks failed are left out unless the export was made with "
+        "`--include-failed`.",
+    ]
+    return lines
+
+
+def _directions(extras: CardExtras) -> list[str]:
+    lines = [
         "## Directions",
         "",
         "- **forward**: the scene (hyperlexeme, components, archetypes, context) and a voice → "
@@ -277,7 +385,15 @@ def _body(manifest: Manifest) -> str:
         "- **reverse**: an expression → its scene's hyperlexeme, components and archetypes as "
         "JSON.",
         "- **transfer**: an expression of a scene in one style → the same scene in another style.",
-        "",
+    ]
+    if extras.reverse_rule:
+        lines += ["", f"Which expressions get reverse pairs: {extras.reverse_rule}"]
+    return lines
+
+
+def _counts(manifest: Manifest) -> list[str]:
+    counts, options = manifest.counts, manifest.options
+    lines = [
         "## Counts",
         "",
         "| split | " + " | ".join(options.directions) + " | all |",
@@ -289,7 +405,23 @@ def _body(manifest: Manifest) -> str:
     lines += [
         "",
         f"Pairs per style: {', '.join(f'{k} {v}' for k, v in counts.by_style.items()) or 'none'}.",
-        "",
+    ]
+    if options.by_style:
+        lines += [
+            "",
+            "One dataset per style under `styles/` (`--by-style`). A style needs at least "
+            f"{options.min_style_rows} training rows for a dataset of its own (OpenAI's "
+            "fine-tuning minimum is 10 examples).",
+        ]
+        if manifest.merged_styles:
+            merged = ", ".join(f"{k} {v}" for k, v in manifest.merged_styles.items())
+            lines[-1] += f" Merged into `styles/other` (training rows each): {merged}."
+    return lines
+
+
+def _splits(manifest: Manifest, extras: CardExtras) -> list[str]:
+    options = manifest.options
+    lines = [
         "## Splits",
         "",
         f"Seeded (seed {options.seed}) and grouped by fractal tree: a scene, its sub-scenes and "
@@ -297,17 +429,146 @@ def _body(manifest: Manifest) -> str:
         f"main style. Scenes in several splits: {manifest.leakage.scenes_in_several_splits}; "
         f"trees in several splits: {manifest.leakage.trees_in_several_splits}.",
         "",
-        "## Files",
+        "Rows are shuffled within each split by the seed, in the same order in every format: "
+        "row n of `openai/train.jsonl` is row n of `parquet/train.parquet`. The same seed and "
+        "options give the same bytes. `records/` (the corpus, not training rows) keeps scene "
+        "order.",
+    ]
+    if extras.near_duplicates:
+        lines += ["", f"Near-duplicate scenes across splits: {extras.near_duplicates}"]
+    return lines
+
+
+def _files(manifest: Manifest) -> list[str]:
+    lines = ["## Files", ""]
+    lines += [
+        f"- `{out.path}` ({out.format}, {out.split}): {out.rows} rows"
+        + (f"; row metadata in `{out.sidecar}`" if out.sidecar else "")
+        for out in manifest.outputs
+    ]
+    lines += [
         "",
-    ]
-    lines += [
-        f"- `{out.path}` ({out.format}, {out.split}): {out.rows} rows" for out in manifest.outputs
-    ]
-    lines += [
+        "Every row carries where it comes from: `id`, `direction`, `scene_ids`, "
+        "`expression_id`, `source_expression_id` (transfer), `style`, `register`, `tone`, "
+        "`form`, `target`, `lang`, as columns (`parquet`, `hf`) or as extra keys beside the "
+        "chat (`sharegpt`, `alpaca`, `prompt-completion`). OpenAI's fine-tuning upload takes no "
+        "keys but `messages`, so each `openai` file has a sidecar `<split>.meta.jsonl` whose "
+        'line n, `{"row": n, …}`, describes row n.',
+        "",
+        "`alpaca` rows hold the whole user turn in `instruction` (`input` is empty), so every "
+        "reader prompts with the text the chat formats use. `prompt-completion` is TRL's "
+        "conversational prompt-completion type: `SFTTrainer` trains on the completion only.",
         "",
         "`records/` holds the corpus itself in the shapes `scenegraph load` reads (decompress "
-        "`.zst` files first). `manifest.json` lists every file with its SHA-256; "
-        "`dataset_info.json` registers the files with LLaMA-Factory.",
-        "",
+        "`.zst` files first). `manifest.json` lists every file with its SHA-256. "
+        "`dataset_info.json` registers the uncompressed `openai`, `sharegpt` and `alpaca` files "
+        "and the Parquet files with LLaMA-Factory; it has no reader for `.jsonl.zst` nor a "
+        "format for `prompt-completion`, so those are not registered.",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def _loading(manifest: Manifest, configs: list[dict[str, Any]]) -> list[str]:
+    """A snippet per config of the card, then the ways to the files no config names."""
+    lines = ["## Loading", ""]
+    if configs:
+        lines += [
+            "Each config by name (`path/to/export` is this folder, or the Hub repository id):",
+            "",
+            "```python",
+            "from datasets import load_dataset",
+            "",
+        ]
+        lines += [
+            f'ds = load_dataset("path/to/export", "{config["config_name"]}")'
+            + ("  # the default" if config.get("default") else "")
+            for config in configs
+        ]
+        lines += ["```", ""]
+    names = {config["config_name"] for config in configs}
+    jsonl = [
+        out
+        for out in manifest.outputs
+        if out.format in JSONL_FORMATS
+        and (out.format if out.dataset == "all" else f"{out.dataset}-{out.format}") not in names
+    ]
+    if jsonl:
+        first = jsonl[0]
+        lines += [
+            "The JSON-lines files without a config load with the `json` builder, e.g.:",
+            "",
+            "```python",
+            f'ds = load_dataset("json", data_files={{"{first.split}": '
+            f'"path/to/export/{first.path}"}})',
+            "```",
+            "",
+        ]
+    if any(out.format == "hf" for out in manifest.outputs):
+        lines += [
+            "`hf/` is a `DatasetDict` saved with `save_to_disk`; it needs `datasets` 4 or "
+            "later (its features use the `List` type). Mapping or filtering it writes "
+            "`cache-*.arrow` files into `hf/` itself, which then no longer matches "
+            "`manifest.json`: load it with `keep_in_memory=True`, or copy the folder first.",
+            "",
+            "```python",
+            "from datasets import load_from_disk",
+            "",
+            'ds = load_from_disk("path/to/export/hf", keep_in_memory=True)',
+            "```",
+            "",
+        ]
+    if any(out.format == "prompt-completion" for out in manifest.outputs):
+        lines += [
+            "Completion-only training with TRL:",
+            "",
+            "```python",
+            "from trl import SFTConfig, SFTTrainer",
+            "",
+            'train = load_dataset("json", data_files="path/to/export/prompt-completion/'
+            'train.jsonl", split="train")',
+            'args = SFTConfig(output_dir="out")  # completion_only_loss applies to this type',
+            'trainer = SFTTrainer(model="…", train_dataset=train, args=args)',
+            "```",
+            "",
+        ]
+    return lines[:-1]
+
+
+def _example(example: dict[str, Any] | None) -> list[str]:
+    if example is None:
+        return ["## Example row", "", "No training rows were written."]
+    text = orjson.dumps(example, option=orjson.OPT_INDENT_2).decode("utf-8")
+    return [
+        "## Example row",
+        "",
+        "The first training row, with the columns of `parquet/` (the chat formats hold the "
+        "same `messages` in their own shape):",
+        "",
+        "```json",
+        text,
+        "```",
+    ]
+
+
+def _limitations(manifest: Manifest, extras: CardExtras) -> list[str]:
+    """What the data cannot do; a limit that a CardExtras fact answers is said there instead."""
+    sizes = ", ".join(f"{split} {n}" for split, n in manifest.counts.by_split.items())
+    lines = [
+        "## Limitations",
+        "",
+        "- Generated expressions are only as good as the model and prompts that made them, "
+        "and the quality checks are heuristics, not a review.",
+        f"- Pairs per split: {sizes}. Small validation and test splits give noisy metrics.",
+        "- Expressions naming several scenes are written under one of them in `records/`.",
+    ]
+    if not extras.near_duplicates:
+        lines.append(
+            "- Splits are grouped by fractal tree and shared expressions only: scenes that are "
+            "near duplicates without sharing a tree can fall in different splits."
+        )
+    if "reverse" in manifest.options.directions and not extras.reverse_rule:
+        lines.append(
+            "- A reverse pair asks for the whole scene from one expression; a short or "
+            "symbolic expression may not determine it."
+        )
+    return lines

@@ -7,10 +7,22 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Direction = Literal["forward", "reverse", "transfer"]
-FormatName = Literal["openai", "sharegpt", "alpaca", "hf", "parquet", "records"]
+FormatName = Literal[
+    "openai", "sharegpt", "alpaca", "prompt-completion", "hf", "parquet", "records"
+]
 
 DIRECTIONS: tuple[str, ...] = ("forward", "reverse", "transfer")
-FORMATS: tuple[FormatName, ...] = ("openai", "sharegpt", "alpaca", "hf", "parquet", "records")
+FORMATS: tuple[FormatName, ...] = (
+    "openai",
+    "sharegpt",
+    "alpaca",
+    "prompt-completion",
+    "hf",
+    "parquet",
+    "records",
+)
+# OpenAI refuses a fine-tuning file with fewer training examples than this.
+OPENAI_MIN_EXAMPLES = 10
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 
@@ -26,6 +38,10 @@ class ExportOptions(BaseModel):
     ``include_failed``; unchecked ones (``passed`` None) are kept; superseded ones never go.
     ``max_per_cell`` caps the pairs of each direction × style × register × tone, shared out over
     the splits by their ratios. ``overwrite`` replaces a non-empty output folder.
+
+    Rows are shuffled within each split by ``seed`` (the same seed, the same bytes). With
+    ``by_style``, a style with fewer than ``min_style_rows`` training rows does not get a
+    dataset of its own: such styles go together into one ``other`` dataset (0 keeps them all).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -46,6 +62,7 @@ class ExportOptions(BaseModel):
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
     by_style: bool = False
+    min_style_rows: int = Field(OPENAI_MIN_EXAMPLES, ge=0)
     max_per_cell: int | None = Field(None, ge=1)
     compress: Literal["zstd"] | None = None
 

@@ -2,7 +2,9 @@
 
 Everything is written into a hidden staging folder beside the target and moved into place at
 the end, so a failed export leaves nothing half-written. Rows stream a chunk of scenes at a
-time; only ids and counters outlive a chunk.
+time into spill files (``formats/spill.py``); only ids, counters and 16 bytes a row of shuffle
+keys and offsets stay in memory. The files are written from the spills at the end, each split
+shuffled by the seed.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from ..errors import ConfigError
 from ..graph.base import Store
 from ..graph.export import ExpressionRow
 from ..text import nfc
-from .formats import Format, Output, Part, format_classes
+from .formats import Format, Output, Part, format_classes, pair_meta
+from .formats.spill import SPILL, row_keys
 from .manifest import (
     CARD,
     LLAMA_FACTORY,
     MANIFEST,
+    CardExtras,
     Manifest,
+    NearDuplicates,
     OutputEntry,
+    ReversePairs,
     Tally,
     card,
     file_entries,
@@ -34,13 +40,14 @@ from .manifest import (
     write_json,
 )
 from .options import ExportOptions
-from .rows import Pair, Renderer, template_hashes
-from .selection import Chunk, Plan, plan_selection, read_chunks
-from .splits import SplitAssigner, allot, check_leakage
+from .rows import REVERSE_RULE, Pair, Renderer, template_hashes
+from .selection import NEAR, Chunk, Plan, plan_selection, read_chunks
+from .splits import SplitAssigner, allot, check_leakage, near_duplicates_apart
 
 Progress = Callable[[int], None]
 ALL = "all"
 NO_STYLE = "unstyled"
+MERGED = "other"  # the dataset of the styles too small for one of their own (--by-style)
 
 
 def export_dataset(
@@ -95,6 +102,7 @@ def _export(
             if progress:
                 progress(len(chunk.scene_ids))
         outputs, warnings = router.close()
+    shutil.rmtree(folder / SPILL, ignore_errors=True)
     for out in outputs:
         if out.format == "records":
             router.tally.records[out.split] += out.rows
@@ -113,15 +121,46 @@ def _export(
         templates=template_hashes(),
         leakage=check_leakage(router.scenes_by_split, plan.root_of),
         outputs=outputs,
+        merged_styles=router.merged_styles,
+        reverse=router.reverse_pairs(),
+        near_duplicates=NearDuplicates(
+            pairs=len(plan.near_duplicates),
+            across_splits=near_duplicates_apart(
+                plan.near_duplicates, plan.group_of, router.splits.split_of
+            ),
+        ),
         warnings=warnings,
     )
     info = llama_factory_info(outputs, options)
     if info:
         write_json(folder / LLAMA_FACTORY, info)
-    (folder / CARD).write_text(card(manifest, router.tally.langs()), encoding="utf-8")
+    text = card(manifest, router.tally.langs(), router.example(), _card_extras(manifest))
+    (folder / CARD).write_text(text, encoding="utf-8")
     manifest.files = file_entries(folder)
     write_json(folder / MANIFEST, manifest.model_dump(mode="json"))
     return manifest
+
+
+def _card_extras(manifest: Manifest) -> CardExtras:
+    """The card's sentences on the reverse-pair rule and near-duplicate scenes."""
+    near = manifest.near_duplicates
+    apart = ", ".join(f"{a}/{b}" for a, b in near.across_splits[:10]) or "none"
+    reverse = None
+    if manifest.reverse is not None:
+        made = ", ".join(f"{form} {n}" for form, n in sorted(manifest.reverse.made.items()))
+        skipped = ", ".join(f"{form} {n}" for form, n in sorted(manifest.reverse.skipped.items()))
+        reverse = (
+            f"{manifest.reverse.rule} Reverse pairs made: {made or 'none'}; expressions "
+            f"left without one: {skipped or 'none'}."
+        )
+    return CardExtras(
+        reverse_rule=reverse,
+        near_duplicates=(
+            f"{near.pairs} pairs of near-duplicate scenes (components and archetypes with a "
+            f"Jaccard similarity of at least {NEAR}) were kept in one split each; pairs still "
+            f"across splits: {apart}."
+        ),
+    )
 
 
 @contextmanager
@@ -147,12 +186,14 @@ class Router:
         self.datasets: dict[str, tuple[str | None, list[Format]]] = {}  # key -> (style, formats)
         self.slugs: dict[str | None, str] = {}
         self.renderer = Renderer(options)
-        self.splits = SplitAssigner(options.ratios())
+        self.splits = SplitAssigner(options.ratios(), plan.styles, options.seed)
         self.caps = allot(options.max_per_cell, options.ratios()) if options.max_per_cell else {}
         self.cells: Counter = Counter()
         self.tally = Tally()
         self.scenes_by_split: dict[str, set[str]] = defaultdict(set)
         self.expressions_read = 0
+        self.first: tuple[int, Pair] | None = None  # the train row with the lowest shuffle key
+        self.merged_styles: dict[str, int] = {}  # style -> training rows, merged into MERGED
         if not options.by_style:
             self._open_dataset(ALL, None)
 
@@ -182,8 +223,23 @@ class Router:
         for split, expr in written.values():
             self.scenes_by_split[split].update(expr.scene_ids)
         for (dataset, split), part in parts.items():
+            part.keys = row_keys(self.options.seed, [pair.id for pair in part.pairs])
+            if split == "train" and part.pairs:
+                self._keep_first(part)
             for fmt in self.datasets[dataset][1]:
                 fmt.write(split, part)
+
+    def _keep_first(self, part: Part) -> None:
+        key, index = min(zip(part.keys, range(len(part.keys))))
+        if self.first is None or key < self.first[0]:
+            self.first = (key, part.pairs[index])
+
+    def example(self) -> dict | None:
+        """The first row of a training file, as the Parquet file holds it (for the card)."""
+        if self.first is None:
+            return None
+        pair = self.first[1]
+        return {**pair_meta(pair), "messages": pair.messages()}
 
     def _add_records(
         self,
@@ -242,7 +298,7 @@ class Router:
         if style not in self.slugs:
             slug = _slug(style) if style is not None else NO_STYLE
             if slug in self.slugs.values():
-                slug += "-" + hashlib.sha256(str(style).encode("utf-8")).hexdigest()[:6]
+                slug += "-" + _digest(str(style))
             self.slugs[style] = slug
             self._open_dataset(slug, style)
         return self.slugs[style]
@@ -250,15 +306,53 @@ class Router:
     def _open_dataset(self, key: str, style: str | None) -> None:
         relative = "" if key == ALL else f"styles/{key}"
         formats = [
-            self.classes[name](
-                self.folder / relative / name, f"{relative}/{name}".lstrip("/"), self.options
-            )
+            self.classes[name](self.folder, f"{relative}/{name}".lstrip("/"), self.options)
             for name in self.options.formats
         ]
         self.datasets[key] = (style, formats)
 
+    def _merge_small_styles(self) -> list[str]:
+        """With --by-style, move every style with fewer training rows than the options' minimum
+        into one MERGED dataset; returns the warning that says which and how many."""
+        minimum = self.options.min_style_rows
+        if not self.options.by_style or not minimum:
+            return []
+        train: Counter = Counter()
+        for (split, _, style), n in self.tally.pairs.items():
+            if split == "train":
+                train[style] += n
+        small = [key for key, (style, _) in self.datasets.items() if train[style] < minimum]
+        if not small:
+            return []
+        merged = [self.datasets.pop(key) for key in small]
+        key = MERGED if MERGED not in self.datasets else f"{MERGED}-{_digest(MERGED)}"
+        self._open_dataset(key, None)
+        for style, formats in merged:
+            self.merged_styles[style if style is not None else NO_STYLE] = train[style]
+            for into, fmt in zip(self.datasets[key][1], formats):
+                into.absorb(fmt)
+        total = sum(self.merged_styles.values())
+        listed = ", ".join(f"{style} {n}" for style, n in self.merged_styles.items())
+        warning = (
+            f"--by-style: {len(merged)} styles have fewer than {minimum} training rows "
+            f"(OpenAI's minimum is 10) and are merged into styles/{key}: {listed}"
+        )
+        if total < minimum:
+            warning += f"; together still {total}, below the minimum"
+        return [warning]
+
+    def reverse_pairs(self) -> ReversePairs | None:
+        if "reverse" not in self.options.directions:
+            return None
+        return ReversePairs(
+            rule=REVERSE_RULE,
+            made=dict(sorted(self.renderer.reverse_made.items())),
+            skipped=dict(sorted(self.renderer.reverse_skipped.items())),
+        )
+
     def close(self) -> tuple[list[OutputEntry], list[str]]:
-        outputs, warnings = [], []
+        outputs: list[OutputEntry] = []
+        warnings = self.splits.warnings + self._merge_small_styles()
         for key, (style, formats) in self.datasets.items():
             for fmt in formats:
                 outputs += [_entry(key, style, fmt.name, out) for out in fmt.close()]
@@ -277,8 +371,19 @@ class Router:
 
 def _entry(key: str, style: str | None, fmt: str, out: Output) -> OutputEntry:
     return OutputEntry(
-        dataset=key, style=style, format=fmt, split=out.split, path=out.path, rows=out.rows
+        dataset=key,
+        style=style,
+        format=fmt,
+        split=out.split,
+        path=out.path,
+        rows=out.rows,
+        sidecar=out.sidecar,
     )
+
+
+def _digest(text: str) -> str:
+    """Six hex digits that tell apart two names which would otherwise be one folder."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
 
 
 def _slug(style: str) -> str:

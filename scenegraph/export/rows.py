@@ -2,23 +2,27 @@
 
 - ``forward``: the scene (hyperlexeme, components by kind, archetypes, title, text, the scene
   it is part of and its sub-scenes) with an instruction naming the voice → the expression.
-- ``reverse``: the expression → its scene's hyperlexeme, components and archetypes as JSON.
+- ``reverse``: the expression → its scene's hyperlexeme, components and archetypes as JSON,
+  only for the forms that can carry that answer (``REVERSE_FORMS``, said in ``REVERSE_RULE``).
 - ``transfer``: another expression of the same scene, in another style → this expression.
   Each expression is the answer of at most one transfer pair; its source is drawn with the
   seed among the scene's expressions in other styles, the same form preferred.
 
-Every template is a constant here; the manifest carries their SHA-256.
+Every row names a scene by one hyperlexeme, ``canonical_hyperlexeme``. Every template is a
+constant here; the manifest carries their SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import orjson
 
 from ..graph.export import ExpressionRow, SceneView
+from ..hyperlexeme import compose
 from ..models import COMPONENT_KINDS
 from ..text import canonical_json
 from .options import ExportOptions
@@ -50,6 +54,22 @@ FORM_WORDS = {
     "gesture": "gesture",
     "sound": "sound pattern",
 }
+# The forms a reverse pair may ask the scene of. A text names the scene's parts in words and a
+# formula in named variables and relations, so the scene's components, archetypes and (composed)
+# hyperlexeme can be read back from them. A line of symbols, a hex colour, a gesture or a sound
+# pattern carries a mood and a motion at most: asking it for agent, field and archetypes, which
+# it does not determine, trains guessing. A reduced target (only tone or act) was weighed and
+# left out: component names are the corpus's open vocabulary, so from `🕳️🔊😨` a model would
+# still guess the words. These forms make forward and transfer pairs as before.
+REVERSE_FORMS: frozenset[str] = frozenset({"text", "formula"})
+REVERSE_RULE = (
+    "Reverse pairs (expression → scene JSON) are made only for text and formula expressions, "
+    "which put the scene's parts into words or named variables; symbolic, colour, gesture and "
+    "sound expressions make none, since they do not determine the scene's components, "
+    "archetypes or hyperlexeme. The hyperlexeme of every row is composed from the scene's "
+    "components (field, act, tone, agent), or the scene's own when it has no components."
+)
+
 SCENE_LINES = {
     "hyperlexeme": "Hyperlexeme",
     "agent": "Agent",
@@ -71,6 +91,7 @@ def template_hashes() -> dict[str, str]:
         "instruction": INSTRUCTION,
         "form_words": FORM_WORDS,
         "scene_lines": SCENE_LINES,
+        "reverse_forms": sorted(REVERSE_FORMS),
     }
     return {
         name: hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
@@ -113,7 +134,12 @@ class Pair:
 
 class Renderer:
     """Builds the pairs of each chunk; caches what repeats (voices for the whole export,
-    scene texts within a chunk)."""
+    scene texts within a chunk).
+
+    ``reverse_made`` and ``reverse_skipped`` count, by form, the wanted expressions that got a
+    reverse pair and those ``REVERSE_FORMS`` left without one (when reverse is asked for;
+    before any ``max_per_cell`` cap, which the pipeline applies afterwards).
+    """
 
     def __init__(self, options: ExportOptions):
         self.options = options
@@ -128,6 +154,8 @@ class Renderer:
             if allowed
         ]
         self.voices: dict[tuple, str] = {}
+        self.reverse_made: Counter[str] = Counter()
+        self.reverse_skipped: Counter[str] = Counter()
 
     def wanted(self, expr: ExpressionRow) -> bool:
         """Whether the expression passes the style / register / tone / form filters."""
@@ -161,6 +189,10 @@ class Renderer:
                         )
                     )
                 elif direction == "reverse":
+                    if expr.form not in REVERSE_FORMS:
+                        self.reverse_skipped[expr.form] += 1
+                        continue
+                    self.reverse_made[expr.form] += 1
                     form = FORM_WORDS.get(expr.form, expr.form)
                     pairs.append(
                         Pair(
@@ -237,7 +269,7 @@ def _scenes_text(expr: ExpressionRow, chunk: Chunk, blocks: dict[str, str]) -> s
 
 def scene_block(view: SceneView) -> str:
     """The scene as the lines a forward prompt shows (empty ones left out)."""
-    values = {"hyperlexeme": view.hyperlexeme()}
+    values = {"hyperlexeme": canonical_hyperlexeme(view)}
     for kind in COMPONENT_KINDS:
         values[kind] = ", ".join(view.component_names(kind))
     values["archetypes"] = ", ".join(view.archetypes)
@@ -252,6 +284,21 @@ def _named(scene_id: str, title: str | None) -> str:
     return title or scene_id
 
 
+def canonical_hyperlexeme(view: SceneView) -> str:
+    """The one hyperlexeme a scene goes by in every row (forward prompts and reverse answers):
+    the one composed from its components (``hyperlexeme.compose``), else (a scene without
+    components) the scene's own: a stored fused one, else an id-like one, else its id.
+
+    Composed first because it is a function of the components alone: identical components
+    always give the same word, it spells out exactly the components the answer lists, and a
+    model can learn to build it. The corpus's own hyperlexemes are coined by their authors
+    (another word order, parts left out: `womanwarmingtenderness` beside the composed
+    `coldroomwarmingtendernesswoman`), so they cannot be derived from the scene; where one
+    equals the composed word nothing changes. They stay in the graph and the records format.
+    """
+    return compose(view) or view.hyperlexeme()
+
+
 def _scene_json(expr: ExpressionRow, chunk: Chunk, answers: dict[str, dict]) -> str:
     for sid in expr.scene_ids:
         if sid not in answers:
@@ -263,7 +310,7 @@ def _scene_json(expr: ExpressionRow, chunk: Chunk, answers: dict[str, dict]) -> 
 def scene_answer(view: SceneView) -> dict:
     """What a reverse pair answers: hyperlexeme, components by kind, archetypes."""
     return {
-        "hyperlexeme": view.hyperlexeme(),
+        "hyperlexeme": canonical_hyperlexeme(view),
         "components": {kind: view.component_names(kind) for kind in COMPONENT_KINDS},
         "archetypes": list(view.archetypes),
     }

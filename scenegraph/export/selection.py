@@ -2,7 +2,9 @@
 
 ``plan_selection`` resolves the selection (a Cypher query, ids, archetypes, sub-scenes) and
 knows, for every selected scene, its fractal group: its tree (by root), merged with trees it
-shares an expression with, so a split never cuts through one. It holds ids only.
+shares an expression with, so a split never cuts through one, and with trees holding a
+near-duplicate of one of its scenes (``near_duplicates``), so a split does not hold a copy of
+what another split tests. It holds ids and per-group style counts only.
 ``read_chunks`` then pages through the selected scenes a few thousand at a time, in an order the
 seed draws, with their context and their eligible expressions; nothing else is held. The reads
 themselves are ``scenegraph.graph.export``'s.
@@ -11,9 +13,11 @@ themselves are ``scenegraph.graph.export``'s.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterator
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from ..errors import ConfigError
 from ..graph.base import Store
@@ -23,8 +27,10 @@ from ..graph.export import (
     evoking,
     existing_scenes,
     expression_rows,
+    scene_signatures,
     scene_views,
     shared_expressions,
+    style_counts,
 )
 from ..graph.query import user_query
 from ..models import fractal_place
@@ -32,6 +38,15 @@ from .options import ExportOptions
 
 CHUNK_SCENES = 2_000
 SHOWN = 5
+# Two scenes are near-duplicates when the Jaccard similarity of their signatures (components
+# and archetypes) is at least NEAR: for the usual 4-9 parts, the same parts or one part more.
+NEAR = 0.8
+# Parts one signature may lack that the other has and still be found (exact up to 19 parts).
+MAX_DELETIONS = 3
+# A near-duplicate merge is skipped when the merged group would hold more than this share of
+# the selection (half a 10% split; or more than the largest group of trees): chains of merges
+# must not swallow a split.
+NEAR_GROUP_SHARE = 0.05
 
 
 @dataclass
@@ -41,6 +56,8 @@ class Plan:
     root_of: dict[str, str]  # scene id -> fractal root
     shared: dict[str, list[str]]  # expression id -> its scenes, for expressions naming several
     everything: bool  # every scene of the store is selected: its windows are dense
+    near_duplicates: list[tuple[str, str]] = field(default_factory=list)  # selected scene pairs
+    styles: dict[str, Counter] = field(default_factory=dict)  # group -> style -> expressions
     selected: set[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,12 +96,25 @@ def plan_selection(store: Store, options: ExportOptions) -> Plan:
     for scene_ids in shared.values():
         for sid in scene_ids:
             root_of.setdefault(sid, fractal_place(sid, parent)[1])
+    everything = len(selected) == len(every_id)
+    groups = _Groups(root_of)
+    for scene_ids in shared.values():
+        groups.join(scene_ids)
+    pairs = near_duplicates(scene_signatures(store, selected, everything))
+    groups.join_near(pairs, cap=math.ceil(NEAR_GROUP_SHARE * len(selected)))
+    group_of = {sid: groups.find(root) for sid, root in root_of.items()}
+    styles: dict[str, Counter] = defaultdict(Counter)
+    for sid, style, n in style_counts(store, selected, options.include_failed, everything):
+        if not options.styles or style in options.styles:
+            styles[group_of[sid]][style] += n
     return Plan(
         scene_ids=sorted(selected),
-        group_of=_union_roots(root_of, shared),
+        group_of=group_of,
         root_of=root_of,
         shared=shared,
-        everything=len(selected) == len(every_id),
+        everything=everything,
+        near_duplicates=pairs,
+        styles=dict(styles),
     )
 
 
@@ -131,20 +161,75 @@ def _with_subtrees(ids: set[str], parent: dict[str, str]) -> set[str]:
     return out
 
 
-def _union_roots(root_of: dict[str, str], shared: dict[str, list[str]]) -> dict[str, str]:
-    """Scene -> group key: its root, merged with the roots of scenes it shares expressions with."""
-    leader: dict[str, str] = {}
+class _Groups:
+    """Fractal roots joined into groups (union-find over roots), with each group's size in
+    scenes, so near-duplicate merges can be refused when they would grow a group too far."""
 
-    def find(root: str) -> str:
-        while leader.get(root, root) != root:
-            root = leader[root]
+    def __init__(self, root_of: dict[str, str]):
+        self.root_of = root_of
+        self.leader: dict[str, str] = {}
+        self.size: Counter = Counter(root_of.values())
+
+    def find(self, root: str) -> str:
+        while self.leader.get(root, root) != root:
+            root = self.leader[root]
         return root
 
-    for scene_ids in shared.values():
-        heads = sorted({find(root_of[sid]) for sid in scene_ids})
+    def join(self, scene_ids: Iterable[str]) -> None:
+        """Put the scenes' groups together (under the smallest key, for stable keys)."""
+        heads = sorted({self.find(self.root_of[sid]) for sid in scene_ids})
         for head in heads[1:]:
-            leader[head] = heads[0]
-    return {sid: find(root) for sid, root in root_of.items()}
+            self.leader[head] = heads[0]
+            self.size[heads[0]] += self.size.pop(head)
+
+    def join_near(self, pairs: list[tuple[str, str]], cap: int) -> None:
+        """Join near-duplicate scenes' groups unless the result would exceed both ``cap`` and
+        the largest group before these merges: a chain of merges then stops before it takes a
+        whole split; pairs left apart show in ``splits.near_duplicates_apart``."""
+        limit = max(cap, max(self.size.values(), default=0))
+        for a, b in pairs:
+            ga, gb = self.find(self.root_of[a]), self.find(self.root_of[b])
+            if ga != gb and self.size[ga] + self.size[gb] <= limit:
+                self.join((a, b))
+
+
+def near_duplicates(
+    signatures: Mapping[str, frozenset[str]], threshold: float = NEAR
+) -> list[tuple[str, str]]:
+    """Pairs of scenes whose signatures have a Jaccard similarity of at least ``threshold``,
+    sorted; scenes without a signature are never paired.
+
+    Identical signatures pair each scene with the first (by id) of its signature. Distinct
+    signatures are matched exactly, without comparing all pairs: if J(A, B) >= t, then A ∩ B
+    keeps at least ceil(t·|A|) of A's parts and ceil(t·|B|) of B's, so A and B share a key
+    among the subsets each reaches by deleting that few parts (a handful for real scenes).
+    Candidates met in a key are then checked."""
+    by_signature: dict[frozenset[str], list[str]] = defaultdict(list)
+    for sid in sorted(signatures):
+        if signatures[sid]:
+            by_signature[signatures[sid]].append(sid)
+    pairs = [(ids[0], other) for ids in by_signature.values() for other in ids[1:]]
+    distinct = list(by_signature)
+    buckets: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, signature in enumerate(distinct):
+        for key in _deletion_keys(signature, threshold):
+            buckets[key].append(index)
+    candidates = {pair for bucket in buckets.values() for pair in combinations(bucket, 2)}
+    for i, j in candidates:
+        a, b = distinct[i], distinct[j]
+        if len(a & b) >= threshold * len(a | b) - 1e-9:
+            first, second = sorted((by_signature[a][0], by_signature[b][0]))
+            pairs.append((first, second))
+    return sorted(pairs)
+
+
+def _deletion_keys(signature: frozenset[str], threshold: float) -> Iterator[tuple[str, ...]]:
+    """The signature's subsets that keep at least ``threshold`` of it (at most MAX_DELETIONS
+    parts removed), each as a sorted tuple."""
+    parts = sorted(signature)
+    keep = max(math.ceil(threshold * len(parts) - 1e-9), len(parts) - MAX_DELETIONS, 1)
+    for size in range(len(parts), keep - 1, -1):
+        yield from combinations(parts, size)
 
 
 def draw(seed: int, key: str) -> bytes:

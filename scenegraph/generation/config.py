@@ -5,9 +5,14 @@ is the default; a user file of the same shape adds entries or replaces them by n
 ``prices`` (US dollars per million tokens, by model) for the ``--dry-run`` cost estimate::
 
     styles:
-      - {name: моряк, instruction: "Говори как старый моряк… / sailor: …"}
+      - {name: моряк, aliases: [sailor], instruction: "Говори как старый моряк… / sailor: …"}
     prices:
       gpt-4o-mini: {input: 0.15, output: 0.60}
+
+A voice's ``aliases`` are other spellings of its name: ``pick`` takes them for the name, and
+the bundled file's aliases are the vocabulary loading maps corpus labels with
+(``corpus/vocabulary.py``, which reads the same file); its ``labels`` section names canonical
+labels no generator offers.
 """
 
 from __future__ import annotations
@@ -33,6 +38,16 @@ class Voice(BaseModel):
 
     name: str
     instruction: str
+    aliases: tuple[str, ...] = ()
+
+
+class Label(BaseModel):
+    """A canonical corpus label no generator offers (no instruction), with its aliases."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    aliases: tuple[str, ...] = ()
 
 
 class Price(BaseModel):
@@ -52,6 +67,7 @@ class GenerationConfig(BaseModel):
     tones: list[Voice] = []
     forms: list[Voice] = []
     prices: dict[str, Price] = {}
+    labels: dict[str, list[Label]] = {}  # dimension ("styles"…) -> labels without a voice
 
     def voices(self, dimension: str) -> dict[str, Voice]:
         return {voice.name: voice for voice in getattr(self, dimension)}
@@ -61,20 +77,31 @@ class GenerationConfig(BaseModel):
         known = self.voices(dimension)
         if names == ["all"]:
             return list(known.values())
-        unknown = [name for name in names or [] if name not in known]
+        spelled = {alias: voice for voice in known.values() for alias in voice.aliases}
+        spelled.update(known)
+        unknown = [name for name in names or [] if name not in spelled]
         if unknown:
             raise ConfigError(
                 f"unknown {dimension[:-1]} {', '.join(map(repr, unknown))}: "
                 f"choose from {', '.join(known)} (or add it to your --config file)"
             )
-        return [known[name] for name in names or []]
+        return list({spelled[name].name: spelled[name] for name in names or []}.values())
 
     def merged(self, override: GenerationConfig) -> GenerationConfig:
         """This config with the override's entries added or replacing same-named ones."""
         data = {
             dim: list({**self.voices(dim), **override.voices(dim)}.values()) for dim in DIMENSIONS
         }
-        return GenerationConfig(**data, prices={**self.prices, **override.prices})
+        labels = {
+            dim: list(
+                {
+                    label.name: label
+                    for label in [*self.labels.get(dim, []), *override.labels.get(dim, [])]
+                }.values()
+            )
+            for dim in dict.fromkeys([*self.labels, *override.labels])
+        }
+        return GenerationConfig(**data, prices={**self.prices, **override.prices}, labels=labels)
 
 
 def read_config(path: str | Path | Traversable) -> GenerationConfig:

@@ -168,6 +168,36 @@ SCENE_PARTS = {
 RECORD_PARTS = {"leads_to": "MATCH (s)-[:LEADS_TO]->(t:Scene) RETURN s.id, t.id"}
 
 
+def style_counts(
+    store: Store, scene_ids: Iterable[str], include_failed: bool, dense: bool = False
+) -> Iterator[tuple[str, str | None, int]]:
+    """(scene id, style, how many exportable expressions) for the scenes, so splits can be
+    planned by style before any row is read. Eligibility is checked here, as in
+    ``expression_rows``, so the query keeps its fast plan."""
+    tail = (
+        "MATCH (e:Expression)-[:EXPRESSES]->(s) RETURN s.id, e.style, e.status, e.passed, count(*)"
+    )
+    for sid, style, status, passed, n in _in_windows(store, tail, scene_ids, dense=dense):
+        if status == "superseded" or (passed is False and not include_failed):
+            continue
+        yield sid, style, n
+
+
+def scene_signatures(
+    store: Store, scene_ids: Iterable[str], dense: bool = False
+) -> dict[str, frozenset[str]]:
+    """Scene id -> what the scene is made of: ``kind:name`` per component and
+    ``archetype:name`` per archetype (empty for a scene with neither). Two scenes with the
+    same or nearly the same signature are near-duplicates."""
+    ids = sorted(scene_ids)
+    signature: dict[str, set[str]] = {sid: set() for sid in ids}
+    for sid, kind, name in _in_windows(store, SCENE_PARTS["components"], ids, dense=dense):
+        signature[sid].add(f"{kind}:{name}")
+    for sid, name in _in_windows(store, SCENE_PARTS["archetypes"], ids, dense=dense):
+        signature[sid].add(f"archetype:{name}")
+    return {sid: frozenset(tokens) for sid, tokens in signature.items()}
+
+
 def scene_views(
     store: Store, ids: Iterable[str], dense: bool = False, full: bool = True
 ) -> dict[str, SceneView]:

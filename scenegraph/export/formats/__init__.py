@@ -1,91 +1,171 @@
 """Output formats behind one small interface: ``write(split, part)`` as often as there are rows,
 ``close()`` once. Each format writes under its own folder of a dataset (``openai/``,
 ``parquet/``…) and reports, per split, where the rows went and how many there are.
+
+Rows wait in spills (``spill.py``) until close, which writes them in the seeded order; a
+dataset too small to stand alone can so still be merged into another (``absorb``) at the end.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, Self
 
+import orjson
 import zstandard
 
 from ...graph.export import ExpressionRow, SceneView
 from ..options import ExportOptions
 from ..rows import Pair
+from .spill import SPILL, LineSpill, Spill
 
 ZSTD_LEVEL = 3
+NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 @dataclass
 class Part:
-    """What one chunk gives one split of one dataset."""
+    """What one chunk gives one split of one dataset. ``keys`` holds each pair's shuffle key
+    (``spill.row_keys``), set once by the router so that every format orders rows alike."""
 
     pairs: list[Pair] = field(default_factory=list)
     scenes: list[SceneView] = field(default_factory=list)
     expressions: list[ExpressionRow] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+
+    @cached_property
+    def meta(self) -> list[dict[str, Any]]:
+        """``pair_meta`` of each pair, made once for all the formats that carry it."""
+        return [pair_meta(pair) for pair in self.pairs]
 
 
 @dataclass
 class Output:
-    """Rows of one split in one format, at ``path`` (relative to the export folder)."""
+    """Rows of one split in one format, at ``path`` (relative to the export folder); ``sidecar``
+    is a file beside it describing each row, where the format has no room for that."""
 
     split: str
     path: str
     rows: int
+    sidecar: str | None = None
+
+
+def pair_meta(pair: Pair) -> dict[str, Any]:
+    """Where a row comes from: its id, direction, scenes, expressions and voice. Every format
+    carries it: as columns, as extra keys of a row, or in a sidecar file."""
+    expr = pair.expression
+    return {
+        "id": pair.id,
+        "direction": pair.direction,
+        "scene_ids": expr.scene_ids,
+        "expression_id": expr.id,
+        "source_expression_id": pair.source.id if pair.source is not None else None,
+        "style": expr.style,
+        "register": expr.register,
+        "tone": expr.tone,
+        "form": expr.form,
+        "target": expr.target,
+        "lang": expr.lang,
+    }
 
 
 class Format(ABC):
     name: ClassVar[str]
+    shuffled: ClassVar[bool] = True  # rows of pairs; the corpus records keep their order
 
-    def __init__(self, folder: Path, relative: str, options: ExportOptions):
-        self.folder = folder  # where this format writes, e.g. <staging>/openai
+    def __init__(self, root: Path, relative: str, options: ExportOptions):
+        self.folder = root / relative  # where this format writes, e.g. <staging>/openai
         self.relative = relative  # the same folder relative to the export folder
         self.options = options
-        self.rows: dict[str, int] = {}
+        self.spill_dir = root / SPILL
+        self.spills: dict[tuple[str, str], Spill] = {}  # (split, stream) -> rows waiting
         self.warnings: list[str] = []
+
+    def spill_path(self, split: str, stream: str) -> Path:
+        return self.spill_dir / f"{self.relative.replace('/', '~')}~{split}{stream}"
 
     @abstractmethod
     def write(self, split: str, part: Part) -> None:
-        """Append the part's rows to the split (opening its file on first use)."""
+        """Spill the part's rows for the split (opening its spill on first use)."""
 
     @abstractmethod
     def close(self) -> list[Output]:
-        """Finish every file; return one Output per split written."""
+        """Write every split's file from its spill; return one Output per split written."""
+
+    def absorb(self, other: Self) -> None:
+        """Take over the rows of the same format in another dataset (a style merged away)."""
+        for key, spill in other.spills.items():
+            if key in self.spills:
+                self.spills[key].absorb(spill)
+            else:
+                self.spills[key] = spill
+        self.warnings += other.warnings
+        other.spills = {}
+
+    def splits(self) -> list[str]:
+        """The splits with rows, in the order the options name them."""
+        return [split for split in self.options.ratios() if (split, "") in self.spills]
 
 
 class JsonLinesFormat(Format):
-    """One JSON object per line, one file per split, zstd-compressed with ``--compress zstd``."""
+    """One JSON object per line, one file per split, zstd-compressed with ``--compress zstd``.
 
-    def __init__(self, folder: Path, relative: str, options: ExportOptions):
-        super().__init__(folder, relative, options)
-        self.files: dict[str, BinaryIO] = {}
+    ``streams`` maps a file's suffix to its lines: ``""`` is the rows themselves; a format may
+    add a sidecar (``.meta``) whose line n describes row n."""
+
+    def streams(self, part: Part) -> dict[str, list[bytes]]:
+        return {"": self.lines(part)}
 
     @abstractmethod
     def lines(self, part: Part) -> list[bytes]:
         """The part's rows, each one line of JSON ending in a newline."""
 
     def write(self, split: str, part: Part) -> None:
-        lines = self.lines(part)
-        if not lines:
-            return
-        if split not in self.files:
-            self.files[split] = open_output(self.folder / self.file_name(split), self.options)
-        self.files[split].write(b"".join(lines))
-        self.rows[split] = self.rows.get(split, 0) + len(lines)
+        for stream, lines in self.streams(part).items():
+            if not lines:
+                continue
+            key = (split, stream)
+            if key not in self.spills:
+                self.spills[key] = LineSpill(self.spill_path(split, stream), self.shuffled)
+            spill = self.spills[key]
+            assert isinstance(spill, LineSpill)
+            spill.add(lines, part.keys if self.shuffled else ())
 
-    def file_name(self, split: str) -> str:
-        return f"{split}.jsonl" + (".zst" if self.options.compress == "zstd" else "")
+    def file_name(self, split: str, stream: str = "") -> str:
+        return f"{split}{stream}.jsonl" + (".zst" if self.options.compress == "zstd" else "")
+
+    def finish_block(self, stream: str, first_row: int, lines: list[bytes]) -> bytes:
+        """Spilled lines as they go into the file, the first being row ``first_row`` of it."""
+        return b"".join(lines)
 
     def close(self) -> list[Output]:
-        for handle in self.files.values():
-            handle.close()
-        return [
-            Output(split, f"{self.relative}/{self.file_name(split)}", self.rows[split])
-            for split in self.files
-        ]
+        outputs = []
+        for split in self.splits():
+            streams = sorted(stream for s, stream in self.spills if s == split)
+            for stream in streams:
+                self._write_file(split, stream)
+            sidecar = next((stream for stream in streams if stream), None)
+            outputs.append(
+                Output(
+                    split,
+                    f"{self.relative}/{self.file_name(split)}",
+                    self.spills[(split, "")].rows,
+                    f"{self.relative}/{self.file_name(split, sidecar)}" if sidecar else None,
+                )
+            )
+        return outputs
+
+    def _write_file(self, split: str, stream: str) -> None:
+        spill = self.spills[(split, stream)]
+        assert isinstance(spill, LineSpill)
+        row = 0
+        with open_output(self.folder / self.file_name(split, stream), self.options) as handle:
+            for block in spill.blocks():
+                handle.write(self.finish_block(stream, row, block))
+                row += len(block)
 
 
 def open_output(path: Path, options: ExportOptions) -> BinaryIO:
@@ -98,9 +178,17 @@ def open_output(path: Path, options: ExportOptions) -> BinaryIO:
 
 
 def format_classes() -> dict[str, type[Format]]:
-    from .chat import AlpacaFormat, OpenAIFormat, ShareGPTFormat
+    from .chat import AlpacaFormat, OpenAIFormat, PromptCompletionFormat, ShareGPTFormat
     from .columnar import HFFormat, ParquetFormat
     from .records import RecordsFormat
 
-    classes = (OpenAIFormat, ShareGPTFormat, AlpacaFormat, HFFormat, ParquetFormat, RecordsFormat)
+    classes = (
+        OpenAIFormat,
+        ShareGPTFormat,
+        AlpacaFormat,
+        PromptCompletionFormat,
+        HFFormat,
+        ParquetFormat,
+        RecordsFormat,
+    )
     return {cls.name: cls for cls in classes}

@@ -1,20 +1,23 @@
 """Columnar formats: Parquet files, and a Hugging Face ``datasets`` folder (``save_to_disk``).
 
 Both hold one row per pair: its id, direction, scenes, expression ids, voice and ``messages``
-(the chat a trainer reads). Rows stream out a chunk at a time: Parquet as row groups, the
-``datasets`` folder through an Arrow stream per split that becomes the dataset on close.
+(the chat a trainer reads). Rows spill as Arrow batches and come out, in the seeded order, as
+Parquet row groups or, for the ``datasets`` folder, through an Arrow stream per split that
+becomes the dataset.
 """
 
 from __future__ import annotations
 
 import hashlib
+from abc import abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..options import ExportOptions
 from . import Format, Output, Part
+from .spill import TableSpill
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 SCHEMA = pa.schema(
@@ -36,58 +39,56 @@ SCHEMA = pa.schema(
 
 
 def pair_table(part: Part) -> pa.Table:
-    columns: dict[str, list] = {name: [] for name in SCHEMA.names}
-    for pair in part.pairs:
-        expr = pair.expression
-        values = (
-            pair.id,
-            pair.direction,
-            expr.scene_ids,
-            expr.id,
-            pair.source.id if pair.source is not None else None,
-            expr.style,
-            expr.register,
-            expr.tone,
-            expr.form,
-            expr.target,
-            expr.lang,
-            pair.messages(),
-        )
-        for name, value in zip(SCHEMA.names, values):
-            columns[name].append(value)
-    return pa.table(columns, schema=SCHEMA)
+    rows = [{**meta, "messages": pair.messages()} for pair, meta in zip(part.pairs, part.meta)]
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
-class ParquetFormat(Format):
-    name = "parquet"
-
-    def __init__(self, folder: Path, relative: str, options: ExportOptions):
-        super().__init__(folder, relative, options)
-        self.writers: dict[str, pq.ParquetWriter] = {}
+class ColumnarFormat(Format):
+    """Spills each split's rows as Arrow tables; ``finish`` writes them out in order."""
 
     def write(self, split: str, part: Part) -> None:
         if not part.pairs:
             return
-        if split not in self.writers:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.writers[split] = pq.ParquetWriter(
-                self.folder / f"{split}.parquet",
-                SCHEMA,
-                compression="zstd" if self.options.compress == "zstd" else "snappy",
-            )
-        self.writers[split].write_table(pair_table(part))
-        self.rows[split] = self.rows.get(split, 0) + len(part.pairs)
+        key = (split, "")
+        if key not in self.spills:
+            self.spills[key] = TableSpill(self.spill_path(split, ".arrow"), True, SCHEMA)
+        spill = self.spills[key]
+        assert isinstance(spill, TableSpill)
+        spill.add(pair_table(part), part.keys)
 
     def close(self) -> list[Output]:
-        for writer in self.writers.values():
-            writer.close()
-        return [
-            Output(split, f"{self.relative}/{split}.parquet", self.rows[split])
-            for split in self.writers
-        ]
+        outputs = []
+        for split in self.splits():
+            spill = self.spills[(split, "")]
+            assert isinstance(spill, TableSpill)
+            outputs.append(Output(split, self.finish(split, spill.blocks()), spill.rows))
+        self.done([output.split for output in outputs])
+        return outputs
+
+    @abstractmethod
+    def finish(self, split: str, blocks: Iterator[pa.Table]) -> str:
+        """Write the split's rows, block by block; return the path its Output names."""
+
+    def done(self, splits: list[str]) -> None:
+        """After every split is written (a format made of all of them finishes here)."""
 
 
-class HFFormat(Format):
+class ParquetFormat(ColumnarFormat):
+    name = "parquet"
+
+    def finish(self, split: str, blocks: Iterator[pa.Table]) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(
+            self.folder / f"{split}.parquet",
+            SCHEMA,
+            compression="zstd" if self.options.compress == "zstd" else "snappy",
+        ) as out:
+            for block in blocks:
+                out.write_table(block)
+        return f"{self.relative}/{split}.parquet"
+
+
+class HFFormat(ColumnarFormat):
     """A ``DatasetDict`` saved with ``save_to_disk``; load it with ``datasets.load_from_disk``.
 
     Each split's fingerprint is the SHA-256 of its rows, so the same export gives the same
@@ -96,45 +97,33 @@ class HFFormat(Format):
 
     name = "hf"
 
-    def __init__(self, folder: Path, relative: str, options: ExportOptions):
-        super().__init__(folder, relative, options)
-        self.streams: dict[str, tuple[pa.NativeFile, pa.ipc.RecordBatchStreamWriter]] = {}
-
     def _stream_path(self, split: str) -> Path:
-        return self.folder.with_name(f".{self.folder.name}-{split}.arrow")
+        return self.spill_path(split, ".stream")
 
-    def write(self, split: str, part: Part) -> None:
-        if not part.pairs:
+    def finish(self, split: str, blocks: Iterator[pa.Table]) -> str:
+        with (
+            pa.OSFile(str(self._stream_path(split)), "wb") as sink,
+            pa.ipc.new_stream(sink, SCHEMA) as writer,
+        ):
+            for block in blocks:
+                writer.write_table(block)
+        return self.relative
+
+    def done(self, splits: list[str]) -> None:
+        if not splits:
             return
-        if split not in self.streams:
-            self.folder.parent.mkdir(parents=True, exist_ok=True)
-            sink = pa.OSFile(str(self._stream_path(split)), "wb")
-            self.streams[split] = (sink, pa.ipc.new_stream(sink, SCHEMA))
-        self.streams[split][1].write_table(pair_table(part))
-        self.rows[split] = self.rows.get(split, 0) + len(part.pairs)
-
-    def close(self) -> list[Output]:
-        for sink, writer in self.streams.values():
-            writer.close()
-            sink.close()
-        if not self.streams:
-            return []
-        self._save()
-        for split in self.streams:
-            self._stream_path(split).unlink()
-        return [Output(split, self.relative, self.rows[split]) for split in self.streams]
-
-    def _save(self) -> None:
         import datasets
 
         quiet = not datasets.is_progress_bar_enabled()
         datasets.disable_progress_bars()
         try:
-            splits = {split: self._dataset(datasets, split) for split in self.streams}
-            datasets.DatasetDict(splits).save_to_disk(str(self.folder))
+            tables = {split: self._dataset(datasets, split) for split in splits}
+            datasets.DatasetDict(tables).save_to_disk(str(self.folder))
         finally:
             if not quiet:
                 datasets.enable_progress_bars()
+        for split in splits:
+            self._stream_path(split).unlink()
 
     def _dataset(self, datasets, split: str):
         path = self._stream_path(split)

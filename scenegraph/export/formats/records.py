@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import zip_longest
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -32,7 +32,11 @@ VOICE = ("style", "target", "register", "tone", "lang")
 
 
 class RecordsFormat(JsonLinesFormat):
+    """Not shuffled: these are the corpus, not training rows, and a scene's pair records follow
+    its scene record as in the source."""
+
     name = "records"
+    shuffled = False
 
     def __init__(self, *args: Any):
         super().__init__(*args)
@@ -50,6 +54,10 @@ class RecordsFormat(JsonLinesFormat):
             for view in part.scenes
             for record in scene_records(view, by_scene.get(view.id, []))
         ]
+
+    def absorb(self, other: Self) -> None:
+        super().absorb(other)
+        self.bound_to_one_scene += other.bound_to_one_scene
 
     def close(self):
         if self.bound_to_one_scene:
