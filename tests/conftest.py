@@ -22,6 +22,11 @@ from scenegraph.graph.neo4j import Neo4jStore
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "corpus"
 IN_CI = os.environ.get("CI") == "true"
+# Models and tokenizers come from installed packages or are built in the tests: the Hugging Face
+# libraries (transformers, TRL, datasets) must never reach for the Hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # Hypothesis profiles. The property tests take their example counts from here (a test that
 # loads a store per example takes a tenth) and run each example under the watchdog in
