@@ -20,6 +20,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -92,8 +93,12 @@ MIN_SHORT = 4
 COST_INFLECTED, COST_SHORTENED, COST_UNKNOWN, COST_SEGMENT = 0.1, 0.5, 1.0, 0.01
 
 
+@lru_cache(maxsize=65_536)
 def fuse(text: str) -> str:
-    """Lowercase NFC letters and digits only: the spelling inside a fused hyperlexeme."""
+    """Lowercase NFC letters and digits only: the spelling inside a fused hyperlexeme.
+
+    Cached: component names repeat across a corpus, and every exported row composes its scene's
+    hyperlexeme from them (≈ 70 µs a scene uncached)."""
     text = unicodedata.normalize("NFC", text).lower()
     return "".join(ch for ch in text if ch.isalnum())
 

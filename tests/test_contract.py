@@ -6,7 +6,8 @@ import pytest
 
 from conftest import ROOT, SEEDS
 from scenegraph.graph.copy import copy_graph
-from scenegraph.errors import ReadOnlyViolation
+from scenegraph.errors import ReadOnlyViolation, StoreError
+from scenegraph.graph.batch import GraphBatch
 from scenegraph.hyperlexeme import parse_in_store
 from scenegraph.load import load_corpus
 from scenegraph.graph.schema import statements
@@ -80,3 +81,57 @@ def test_copy_round_trip_embedded_neo4j_embedded(reference, neo4j_store, tmp_pat
     assert list(back.scenes()) == list(reference.scenes())
     assert back.expressions() == reference.expressions()
     back.close()
+
+
+def test_typed_reads_answer_the_same_on_both_stores(seeded, reference):
+    """The reads the layers above call instead of writing Cypher: same answers on each backend."""
+    assert not seeded.is_empty()
+    ids = seeded.scene_ids()
+    assert ids == reference.scene_ids() and ids == sorted(ids)
+    assert seeded.content_hashes(ids[:20] + ["no-such-scene"]) == \
+        reference.content_hashes(ids[:20] + ["no-such-scene"])
+    assert len(seeded.content_hashes(ids[:20])) == 20
+    assert sorted(seeded.contains_edges()) == sorted(reference.contains_edges())
+    assert seeded.expression_texts() == reference.expression_texts()
+    wanted = ids[:5] + ["no-such-scene"]
+    assert sorted(seeded.labels("scene", wanted)) == sorted(reference.labels("scene", wanted))
+    assert len(seeded.labels("scene", wanted)) == 5
+    first = [t.id for t in seeded.expression_texts()[:3]]
+    assert sorted(seeded.labels("expression", first)) == sorted(reference.labels("expression", first))
+    assert seeded.scenes_evoking(["порог"]) == reference.scenes_evoking(["порог"]) != set()
+    window = ids[10:30]
+    tail = "MATCH (s)-[:HAS]->(c:Component) RETURN s.id, c.key ORDER BY s.id, c.key"
+    rows = seeded.window_rows(tail, window)
+    assert rows == reference.window_rows(tail, window)
+    assert {row[0] for row in rows} <= set(window) and rows
+    assert seeded.window_rows(tail, window, dense=True) == rows  # ids[10:30] is a dense window
+
+
+def test_is_empty_before_a_load(store):
+    assert store.is_empty()
+    load_corpus(store, [SEEDS])
+    assert not store.is_empty()
+
+
+def test_a_store_opened_read_only_refuses_writes_before_they_run(seeded, reference):
+    """Opened read-only (as the explorer and `export` open it), a store refuses a write even
+    when the caller asks for one, and the graph stays as it was."""
+    before = seeded.counts()
+    if seeded.dialect == "neo4j":
+        from scenegraph.graph.neo4j import Neo4jStore
+
+        readonly = Neo4jStore(seeded.uri, read_only=True, user=seeded.user,
+                              password=seeded._password)
+    else:
+        seeded.close()
+        readonly = LadybugStore(seeded.data_dir, read_only=True)
+    try:
+        with pytest.raises((ReadOnlyViolation, StoreError)):
+            readonly.run("CREATE (n:Scene {id: 'x'})", write=True)
+        batch = GraphBatch()
+        batch.node("Archetype", name="written-through-a-read-only-store")
+        with pytest.raises((ReadOnlyViolation, StoreError)):
+            readonly.upsert(batch)
+        assert readonly.counts() == before == reference.counts()
+    finally:
+        readonly.close()
