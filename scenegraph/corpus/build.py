@@ -6,9 +6,9 @@ definitions, expressions and referenced ids it gives, or its problems — then
 ``CorpusBuilder.add`` merges the definitions into the corpus, and takes every change back if
 any of them has a problem.
 
-Validating a record (``records``) is the only check its values get: scenes and expressions
-are kept as plain drafts with the fields, hashes and ids of ``models.Scene`` and
-``models.Expression`` and become store rows directly (``GraphBatch.add_scene``). Building the
+Validating a record (``records``) is the only check its values get: scenes are kept as plain
+drafts with the fields and hashes of ``models.Scene``, expressions as ``ExpressionRow`` with
+their ids, and both become store rows directly (``GraphBatch.add_scene``). Building the
 domain models as well would validate every value a second time; pydantic's unvalidated
 ``model_construct`` is slower still (it inspects each default factory on every call).
 """
@@ -21,11 +21,11 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 
-from ..graph.batch import GraphBatch
+from ..graph.batch import ExpressionRow, GraphBatch
 from ..models import (
     Component,
     ComponentKind,
@@ -68,38 +68,6 @@ class SceneDraft:
     root: str | None = None
 
 
-@dataclass(slots=True)
-class ExpressionDraft:
-    """An expression as a record states it: ``models.Expression``'s fields and id."""
-
-    scene_ids: list[str]
-    text: str
-    form: Form
-    style: str | None
-    register: str | None
-    tone: str | None
-    target: str | None
-    lang: str | None
-    provenance: dict[str, Any]
-    props: dict[str, Any]
-    quality: dict[str, Any] | None
-    passed: bool | None
-    status: Literal["active", "superseded"] = "active"
-    id: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.id = expression_key(
-            self.scene_ids,
-            self.text,
-            self.form,
-            self.style,
-            self.register,
-            self.tone,
-            self.target,
-            self.lang,
-        )
-
-
 @dataclass
 class Reject:
     """A record left out under ``--skip-bad``, with every reason."""
@@ -130,7 +98,7 @@ class Parsed:
 
     where: Where
     definitions: list[Definition] = field(default_factory=list)
-    expressions: list[ExpressionDraft] = field(default_factory=list)
+    expressions: list[ExpressionRow] = field(default_factory=list)
     references: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     unknown_labels: list[str] = field(default_factory=list)  # "style:foo", once per expression
@@ -178,16 +146,19 @@ class Parsed:
         )
         if given:
             provenance = {**provenance, **given}
+        lang = voice.lang or guess_lang(text) or scene.lang
+        scene_ids = [scene.id]
         self.expressions.append(
-            ExpressionDraft(
-                scene_ids=[scene.id],
+            ExpressionRow(
+                id=expression_key(scene_ids, text, form, style, register, tone, voice.target, lang),
+                scene_ids=scene_ids,
                 text=text,
                 form=form,
                 style=style,
                 register=register,
                 tone=tone,
                 target=voice.target,
-                lang=voice.lang or guess_lang(text) or scene.lang,
+                lang=lang,
                 provenance=provenance,
                 props=voice.extras(),
                 quality=voice.quality,
@@ -326,7 +297,7 @@ def _from_scene(record: SceneRecord, parsed: Parsed, path: tuple) -> None:
 @dataclass
 class Corpus:
     scenes: dict[str, SceneDraft] = field(default_factory=dict)
-    expressions: dict[str, ExpressionDraft] = field(default_factory=dict)
+    expressions: dict[str, ExpressionRow] = field(default_factory=dict)
     references: set[str] = field(default_factory=set)
     parents: dict[str, str] = field(default_factory=dict)  # child → parent, stored ones included
 

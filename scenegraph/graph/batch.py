@@ -4,9 +4,9 @@ A ``GraphBatch`` is what both stores' ``upsert`` take. Node rows carry every col
 table (``None`` where the batch says nothing, so a store keeps what it had); relationship rows
 carry ``src`` and ``dst`` keys plus the relationship's properties.
 
-Scenes and expressions come in as ``models.Scene`` / ``models.Expression`` or as anything
-shaped like them: the corpus builds its rows from records validated once, without the
-domain models (see ``scenegraph.corpus.build``).
+Scenes come in as ``models.Scene`` or anything shaped like it (``SceneLike``), expressions as
+``models.Expression`` or ``ExpressionRow``: the corpus builds its rows from records validated
+once, without the domain models (see ``scenegraph.corpus.build``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, Protocol
 
-from ..models import Component, Form, hyperlexeme_kind, scene_hash
+from ..models import Component, Expression, hyperlexeme_kind, scene_hash
 from ..text import canonical_json
 from .schema import schema
 
@@ -39,13 +39,17 @@ class SceneLike(Protocol):
     root: str | None
 
 
-class ExpressionLike(Protocol):
-    """What ``add_expression`` reads of an expression."""
+@dataclass(slots=True)
+class ExpressionRow:
+    """An expression as plain data: the fields of ``models.Expression`` without its validation.
+
+    What the corpus builds from records it validated once, and what the export reads back (one
+    per stored expression): both make many, and a pydantic model would check each again.
+    """
 
     id: str
-    scene_ids: list[str]
     text: str
-    form: Form
+    form: str
     style: str | None
     register: str | None
     tone: str | None
@@ -55,7 +59,8 @@ class ExpressionLike(Protocol):
     props: dict[str, Any]
     quality: dict[str, Any] | None
     passed: bool | None
-    status: Literal["active", "superseded"]
+    scene_ids: list[str]
+    status: Literal["active", "superseded"] = "active"
 
 
 @dataclass
@@ -132,7 +137,7 @@ class GraphBatch:
             self.node("Scene", id=target)
             self.rel("LEADS_TO", sid, target)
 
-    def add_expression(self, expr: ExpressionLike) -> None:
+    def add_expression(self, expr: Expression | ExpressionRow) -> None:
         self.node(
             "Expression",
             id=expr.id,
@@ -155,7 +160,9 @@ class GraphBatch:
 
     @classmethod
     def of(
-        cls, scenes: Iterable[SceneLike] = (), expressions: Iterable[ExpressionLike] = ()
+        cls,
+        scenes: Iterable[SceneLike] = (),
+        expressions: Iterable[Expression | ExpressionRow] = (),
     ) -> GraphBatch:
         batch = cls()
         for scene in scenes:

@@ -1,8 +1,8 @@
 """What an export reads: scenes and expressions in id windows, in a light form.
 
 An export may read millions of rows, so scenes and expressions come back as plain slotted
-classes (``SceneView``, ``ExpressionRow``) rather than the validated ``models.Scene`` and
-``models.Expression``: a pydantic model costs several times more to build, validated or not.
+classes (``SceneView``, and ``batch.ExpressionRow``) rather than the validated ``models.Scene``
+and ``models.Expression``: a pydantic model costs several times more to build, validated or not.
 Reads of given scenes bind them through ``Store.window_rows``, which picks the fastest form
 each backend has for a window of sorted ids.
 """
@@ -18,6 +18,7 @@ import orjson
 from ..hyperlexeme import compose
 from ..models import hyperlexeme_kind
 from .base import Store
+from .batch import ExpressionRow
 
 ID_WINDOW = 2_000  # ids per query when checking a selection
 
@@ -58,25 +59,6 @@ class SceneView:
         if fused:
             return fused[0]
         return min(self.hyperlexemes, default=self.id)
-
-
-@dataclass(slots=True)
-class ExpressionRow:
-    """A stored expression as the export reads it: the fields of ``models.Expression``."""
-
-    id: str
-    text: str
-    form: str
-    style: str | None
-    register: str | None
-    tone: str | None
-    target: str | None
-    lang: str | None
-    provenance: dict[str, Any]
-    props: dict[str, Any]
-    quality: dict[str, Any] | None
-    passed: bool | None
-    scene_ids: list[str]  # superseded expressions are never read, so none has a status
 
 
 def _in_windows(
