@@ -17,7 +17,15 @@ import ladybug
 import pyarrow as pa
 
 from ..errors import StoreError, StoreUnavailable
-from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
+from .base import (
+    Progress,
+    QueryResult,
+    Store,
+    node_merge,
+    rel_merge,
+    rel_replace,
+    split_known,
+)
 from .batch import GraphBatch
 from .readonly import check_read_only
 from .schema import CYPHER_DIR, schema, statements
@@ -195,10 +203,10 @@ class LadybugStore(Store):
                     f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
                     {"k": [row[table.key] for row in rows]},
                 )
-                new = [r for r in rows if r[table.key] not in known] if known else rows
+                new, old = split_known(rows, table.key, known)
                 added[label] = {r[table.key] for r in new}
                 yield ("copy", label), new
-                if known and (old := [r for r in rows if r[table.key] in known]):
+                if old:
                     yield node_merge(label, old)
         for rel_type, rel in schema().rels.items():
             # A node this batch adds has no old edges: none to drop, none to look for.

@@ -24,7 +24,7 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from ..errors import ReadOnlyViolation, StoreError, StoreUnavailable
-from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
+from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace, split_known
 from .batch import GraphBatch
 from .readonly import check_read_only
 from .schema import CYPHER_DIR, schema, statements
@@ -154,18 +154,18 @@ class Neo4jStore(Store):
                     f"UNWIND $keys AS k MATCH (n:{label} {{{table.key}: k}}) RETURN k",
                     {"keys": [row[table.key] for row in rows]},
                 )
-                new = [r for r in rows if r[table.key] not in known] if known else rows
+                new, old = split_known(rows, table.key, known)
                 added[label] = {r[table.key] for r in new}
                 if new:
                     yield _node_create(label, new)
-                if known and (old := [r for r in rows if r[table.key] in known]):
+                if old:
                     yield node_merge(label, old)
         for rel_type, rel in schema().rels.items():
             fresh = added.get(rel.source, set())
             if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
                 yield rel_replace(rel_type, rows)
             if new := [r for r in batch.rel_rows(rel_type) if r["src"] in fresh]:
-                yield _rel_create(rel_type, new)
+                yield rel_merge(rel_type, new, create=True)
             if old := [r for r in batch.rel_rows(rel_type) if r["src"] not in fresh]:
                 yield rel_merge(rel_type, old)
 
@@ -174,19 +174,6 @@ def _node_create(label: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict
     """New nodes with the properties their rows fill."""
     rows = [{name: value for name, value in row.items() if value is not None} for row in rows]
     return f"UNWIND $rows AS r CREATE (n:{label}) SET n = r", rows
-
-
-def _rel_create(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """Edges from new nodes (so none of them exists yet)."""
-    rel = schema().rels[rel_type]
-    src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
-    sets = ", ".join(f"e.{col} = r.{col}" for col in rel.columns)
-    return (
-        f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
-        f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
-        f"CREATE (a)-[e:{rel_type}]->(b)" + (f" SET {sets}" if sets else ""),
-        rows,
-    )
 
 
 def _consume(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> None:
