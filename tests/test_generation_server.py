@@ -81,15 +81,17 @@ def test_many_outputs_per_request_with_full_provenance(server, store):
 
 def test_dry_run_estimate_matches_what_the_server_counts(server, store, tmp_path):
     prices = tmp_path / "prices.yaml"
-    prices.write_text(f"prices:\n  {MODEL}: {{input: 3.0, output: 15.0}}\n", encoding="utf-8")
-    opts = options(server, limit=5, styles=["поэт", "логик"], mode="one", config=prices)
+    prices.write_text("prices:\n  gpt-4o-mini: {input: 3.0, output: 15.0}\n", encoding="utf-8")
+    # An OpenAI model name: the estimate counts with its tokenizer (cl100k), as the server does.
+    opts = options(server, limit=5, styles=["поэт", "логик"], mode="one", config=prices,
+                   model="gpt-4o-mini")
     dry = generate(store, opts.model_copy(update={"dry_run": True}))
     assert chat_requests(server) == [] and not (store.data_dir / JOURNAL_FILE).exists()
     est = dry.estimate
     assert est.requests == dry.requests == 10 and est.completion_tokens == 10 * 80
     assert est.cost_usd == pytest.approx((est.prompt_tokens * 3.0 + 800 * 15.0) / 1e6)
     real = generate(store, opts)
-    assert real.prompt_tokens == est.prompt_tokens  # the server counts 4 characters a token too
+    assert real.prompt_tokens == est.prompt_tokens  # the server counts with cl100k too
     assert len(chat_requests(server)) == est.requests
 
 

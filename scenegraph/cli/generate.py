@@ -112,12 +112,15 @@ def _names(value: str | None) -> list[str] | None:
 )
 @click.option(
     "--provider",
-    type=click.Choice(["openai", "template"]),
-    help="'openai': any OpenAI-compatible endpoint; 'template': offline, no model. "
-    + _default("provider"),
+    type=click.Choice(["openai", "anthropic", "template"]),
+    help="'openai': any OpenAI-compatible endpoint; 'anthropic': Claude's Messages API (the key "
+    "from ANTHROPIC_API_KEY, the model claude-sonnet-4-5, unless given; no --temperature); "
+    "'template': offline, no model. " + _default("provider"),
 )
 @click.option(
-    "--base-url", envvar="OPENAI_BASE_URL", help="Endpoint, e.g. http://127.0.0.1:8000/v1."
+    "--base-url",
+    help="Endpoint, e.g. http://127.0.0.1:8000/v1. Env: OPENAI_BASE_URL, or ANTHROPIC_BASE_URL "
+    "for anthropic.",
 )
 @click.option(
     "--model",
@@ -142,13 +145,15 @@ def _names(value: str | None) -> list[str] | None:
 @click.option(
     "--json-mode/--no-json-mode",
     default=None,
-    help="Ask for JSON output (response_format); turn off for servers without it.",
+    help="Ask for JSON output (openai: response_format; anthropic: a forced tool call); turn "
+    "off for servers or models without it.",
 )
 @click.option(
     "--concurrency",
     "-c",
     type=click.IntRange(min=1),
-    help=f"Requests in flight. {_default('concurrency')}",
+    help="The most requests in flight: the run starts lower, adds one as answers come and "
+    f"halves on 429s, overloads and timeouts. {_default('concurrency')}",
 )
 @click.option(
     "--retries",
@@ -160,6 +165,14 @@ def _names(value: str | None) -> list[str] | None:
     "timeout_s",
     type=click.FloatRange(min=0, min_open=True),
     help=f"Seconds per request. {_default('timeout_s')}",
+)
+@click.option(
+    "--max-cost",
+    "max_cost_usd",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="USD",
+    help="Send no request once the spend (at the config's prices) could pass this; a re-run "
+    f"with a higher cap does the rest. {_default('max_cost_usd')}",
 )
 @click.option(
     "--dry-run",
@@ -223,9 +236,14 @@ class _Progress:
             completed=state.done + state.failed,
             description=(
                 f"generating  done {state.done}  failed {state.failed}  "
-                f"retrying {state.retrying}  tokens {state.tokens}"
+                f"retrying {state.retrying}  concurrency {state.concurrency}  "
+                f"tokens {state.tokens}{_spent(state.cost_usd)}"
             ),
         )
+
+
+def _spent(cost_usd: float | None) -> str:
+    return f"  ${cost_usd:.4f}" if cost_usd is not None else ""
 
 
 def _print_report(report) -> None:
@@ -255,12 +273,31 @@ def _print_report(report) -> None:
                 "tokens (prompt / completion)",
                 f"{report.prompt_tokens} / {report.completion_tokens}",
             ),
+            *_spend_rows(report),
             ("seconds", f"{report.elapsed_s:.1f}"),
         ]
     print_table(["", "dry run" if report.dry_run else "generate"], rows)
+    if report.left:
+        err_console.print(
+            f"the spend cap was reached: {report.left} items left; run again with a higher "
+            "--max-cost to do them",
+            markup=False,
+            highlight=False,
+        )
     if report.failures:
         print_table(
             ["scenes", "slot", "reason"],
             ((", ".join(f.scene_ids), f.slot, f.reason) for f in report.failures),
             title=f"failed ({report.failed}; run again to retry them)",
         )
+
+
+def _spend_rows(report) -> list[tuple[str, Any]]:
+    """What the run spent (at the config's price) against the cap, and what the cap left."""
+    if report.cost_usd is None:
+        return []
+    cap = f" of ${report.max_cost_usd:g} cap" if report.max_cost_usd is not None else ""
+    rows: list[tuple[str, Any]] = [("spent", f"${report.cost_usd:.4f}{cap}")]
+    if report.max_cost_usd is not None:
+        rows.append(("left for a later run", report.left))
+    return rows

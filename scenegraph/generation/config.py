@@ -2,7 +2,8 @@
 
 The bundled ``scenegraph/resources/seeds/defaults.yaml`` (``seeds/defaults.yaml`` in a checkout)
 is the default; a user file of the same shape adds entries or replaces them by name, and may add
-``prices`` (US dollars per million tokens, by model) for the ``--dry-run`` cost estimate::
+``prices`` (US dollars per million tokens, by model; the bundled ones are replaced by name) for
+the ``--dry-run`` cost estimate and the ``--max-cost`` spend cap::
 
     styles:
       - {name: моряк, aliases: [sailor], instruction: "Говори как старый моряк… / sailor: …"}
@@ -26,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ConfigError
+from ..llm.cost import Price
 
 DEFAULTS_FILE = files("scenegraph") / "resources" / "seeds" / "defaults.yaml"
 DIMENSIONS = ("styles", "registers", "tones", "forms")
@@ -48,15 +50,6 @@ class Label(BaseModel):
 
     name: str
     aliases: tuple[str, ...] = ()
-
-
-class Price(BaseModel):
-    """US dollars per million tokens."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    input: float
-    output: float
 
 
 class GenerationConfig(BaseModel):
@@ -86,6 +79,15 @@ class GenerationConfig(BaseModel):
                 f"choose from {', '.join(known)} (or add it to your --config file)"
             )
         return list({spelled[name].name: spelled[name] for name in names or []}.values())
+
+    def price(self, model: str) -> Price:
+        """The price of ``model``; a ``ConfigError`` saying how to add one when there is none."""
+        if model not in self.prices:
+            raise ConfigError(
+                f"no price for model {model!r}: add `prices: {{{model}: {{input: USD, output: "
+                "USD}}` (US dollars per million tokens) to a --config file"
+            )
+        return self.prices[model]
 
     def merged(self, override: GenerationConfig) -> GenerationConfig:
         """This config with the override's entries added or replacing same-named ones."""

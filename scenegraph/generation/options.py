@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..llm.providers import ProviderConfig
+from ..llm.providers import ProviderConfig, ProviderName, with_provider_defaults
 
 
 class GenerateOptions(BaseModel):
@@ -39,7 +39,8 @@ class GenerateOptions(BaseModel):
     config: Path | None = None
     templates: Path | None = None
     # Provider.
-    provider: Literal["openai", "template"] = "openai"
+    # anthropic: the key from ANTHROPIC_API_KEY and claude-sonnet-4-5 unless given (providers.py).
+    provider: ProviderName = "openai"
     base_url: str | None = None
     model: str = "gpt-4o-mini"
     api_key_env: str = "OPENAI_API_KEY"
@@ -47,12 +48,18 @@ class GenerateOptions(BaseModel):
     max_tokens: int = Field(1024, ge=1)
     json_mode: bool = True
     # Running.
-    concurrency: int = Field(8, ge=1)
+    concurrency: int = Field(8, ge=1)  # the most in flight; the run adapts below it (AIMD)
     retries: int = Field(4, ge=0)
     backoff_s: float = Field(0.5, ge=0.0)
     timeout_s: float = Field(60.0, gt=0.0)
     dry_run: bool = False
     expected_output_tokens: int = Field(80, ge=1)  # per output, for the dry-run estimate
+    max_cost_usd: float | None = Field(None, gt=0.0)  # no request once it could pass this
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, values: Any) -> Any:
+        return with_provider_defaults(values, "provider")
 
     def provider_config(self) -> ProviderConfig:
         return ProviderConfig(
@@ -96,6 +103,9 @@ class GenerateReport(BaseModel):
     generated: int = 0
     failed: int = 0
     superseded: int = 0
+    left: int = 0  # not asked for: the spend cap was reached (a re-run with a higher cap does them)
+    cost_usd: float | None = None  # spent by this run at the config's price; None without one
+    max_cost_usd: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     elapsed_s: float = 0.0
@@ -115,3 +125,5 @@ class GenerateProgress:
     tokens: int = 0
     stale: int = 0
     already_done: int = 0
+    concurrency: int = 0  # calls allowed in flight now (adaptive, at most the ceiling -c)
+    cost_usd: float | None = None  # spent so far, when the config prices the model

@@ -3,16 +3,19 @@
 Each worker takes the next request (one subject, one or several slots), renders its prompt,
 calls the provider with bounded retries (exponential backoff with jitter, never sooner than
 ``Retry-After``, a timeout per call), reads the answer tolerantly, re-asks once for whatever is
-missing, and hands the outcomes to the writer. The writer journals outcomes as they come
-(write-ahead: an answer in the journal is never asked for again) and writes the graph in large
-batches: upsert the expressions, supersede what they replace, mark them stored.
+missing, and hands the outcomes to the writer. Calls in flight are held under an adaptive level
+(``llm.concurrency``: ``concurrency`` is its ceiling) and, with ``max_cost_usd``, under a spend
+cap (``llm.cost.Budget``): once the next call could pass it, the run asks for nothing more.
+
+The writer journals outcomes as they come (write-ahead: an answer in the journal is never asked
+for again) and writes the graph in large batches: upsert the expressions, supersede what they
+replace, mark them stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -24,10 +27,12 @@ from ..graph.base import Store
 from ..graph.batch import GraphBatch
 from ..graph.generation import existing_expressions, supersede
 from ..llm.base import Ask, Completion, Provider
+from ..llm.concurrency import AdaptiveConcurrency
+from ..llm.cost import Budget, Price, TokenCounter, prompt_tokens, token_counter
 from ..llm.journal import JOURNAL_FILE
 from ..llm.parse import Parsed, parse_outputs
 from ..llm.providers import make_provider
-from ..llm.retry import GaveUp, call_with_retries, policy_of
+from ..llm.retry import GaveUp, Wait, call_with_retries, policy_of
 from ..models import Expression
 from .config import GenerationConfig, load_config
 from .journal import Entry, Journal, Record
@@ -51,8 +56,9 @@ def generate(
 ) -> GenerateReport:
     """Plan, skip what the journal has done, generate the rest, write it to the graph.
 
-    ``options.dry_run`` only plans and estimates. Raises ``ConfigError`` for bad options and
-    ``ProviderError`` when the endpoint refuses every request (what was done stays done).
+    ``options.dry_run`` only plans and estimates. Raises ``ConfigError`` for bad options (and
+    for ``max_cost_usd`` without a price for the model) and ``ProviderError`` when the endpoint
+    refuses every request (what was done stays done).
     """
     return asyncio.run(agenerate(store, options, progress))
 
@@ -67,6 +73,8 @@ async def agenerate(
     slots = plan_slots(config, options)
     prompts = Prompts(options.templates)
     provider = make_provider(options.provider_config())
+    price = price_of(config, provider, options)
+    count = token_counter(provider.model)
     params = (
         {**provider.params(), "mode": options.mode, "per_request": options.per_request}
         if provider.reads_prompt
@@ -87,20 +95,32 @@ async def agenerate(
             already_done=len(triage.done),
             stale=triage.stale,
             pending=len(triage.todo) + len(triage.written),
+            max_cost_usd=options.max_cost_usd,
         )
         requests = group_requests(triage.todo, options)
         report.requests = len(requests)
         if options.dry_run:
-            report.estimate = estimate(requests, prompts, options, config)
+            report.estimate = estimate(requests, prompts, options, price, count)
         else:
-            await Runner(store, journal, provider, prompts, options, recipe, report, progress).run(
-                requests, triage.written
-            )
+            runner = Runner(store, journal, provider, prompts, options, recipe, report, progress)
+            await runner.priced(price, count).run(requests, triage.written)
     finally:
         journal.close()
         await provider.aclose()
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def price_of(
+    config: GenerationConfig, provider: Provider, options: GenerateOptions
+) -> Price | None:
+    """What the provider's model costs: nothing to count for a provider that sends nothing (the
+    template one); a spend cap needs the config to price the model (``ConfigError``)."""
+    if not provider.reads_prompt:
+        return None
+    if options.max_cost_usd is not None:
+        return config.price(provider.model)
+    return config.prices.get(provider.model)
 
 
 # -- what is left to do -------------------------------------------------------------------
@@ -160,28 +180,23 @@ def estimate(
     requests: list[tuple[Subject, list[Item]]],
     prompts: Prompts,
     options: GenerateOptions,
-    config: GenerationConfig,
+    price: Price | None,
+    count: TokenCounter,
 ) -> Estimate:
-    """Tokens and cost of sending these requests (~4 characters a token; no re-asks)."""
-    prompt_tokens = sum(
-        estimate_tokens(message["content"])
+    """Tokens and cost of sending these requests (the model's tokenizer, or characters per
+    token by script: ``llm.cost``; ``expected_output_tokens`` an output; no re-asks)."""
+    prompt = sum(
+        prompt_tokens(prompts.messages(subject, [i.slot for i in items]), count)
         for subject, items in requests
-        for message in prompts.messages(subject, [i.slot for i in items])
     )
     outputs = sum(len(items) for _, items in requests)
-    completion_tokens = outputs * options.expected_output_tokens
-    price = config.prices.get(options.model) if options.provider == "openai" else None
-    cost = (prompt_tokens * price.input + completion_tokens * price.output) / 1e6 if price else None
+    completion = outputs * options.expected_output_tokens
     return Estimate(
         requests=len(requests),
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        cost_usd=cost,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=price.cost(prompt, completion) if price else None,
     )
-
-
-def estimate_tokens(text: str) -> int:
-    return math.ceil(len(text) / 4)
 
 
 # -- running ------------------------------------------------------------------------------
@@ -217,8 +232,19 @@ class Runner:
         self.retrying = 0
         self.answered = 0
         self.rng = random.Random()
+        self.limit = AdaptiveConcurrency(options.concurrency)
+        self.price: Price | None = None
+        self.budget: Budget | None = None
         self.fatal: BaseException | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenegraph-writer")
+
+    def priced(self, price: Price | None, count: TokenCounter) -> Runner:
+        """Count this run's spend at ``price`` (tokens counted by ``count``), capped at the
+        options' ``max_cost_usd``; without a price the run is free (the template provider)."""
+        self.price = price
+        if price is not None and self.options.max_cost_usd is not None:
+            self.budget = Budget(self.options.max_cost_usd, price, count, self.options.max_tokens)
+        return self
 
     async def run(
         self, requests: list[tuple[Subject, list[Item]]], written: list[tuple[Item, Expression]]
@@ -232,12 +258,15 @@ class Runner:
             await self._loop(requests)
         finally:
             self.executor.shutdown(wait=True)
+            self.report.cost_usd = self._spent()
         if self.fatal is not None:
             raise self.fatal
 
     async def _loop(self, requests: list[tuple[Subject, list[Item]]]) -> None:
         """``concurrency`` workers take requests from one iterator until it is empty or the
-        run must stop; a worker starts its next request the moment one ends."""
+        run must stop; a worker starts its next request the moment one ends (its calls wait
+        for a place under the adaptive level). Once the spend cap is reached, what remains is
+        counted as left, not rendered or asked."""
         # Bounded: a fast provider (the template one) would otherwise queue every answer of the
         # run in memory while the writer catches up (3 GB at 1,000,000 expressions).
         queue: asyncio.Queue[list[Outcome] | None] = asyncio.Queue(QUEUED_REQUESTS)
@@ -247,6 +276,9 @@ class Runner:
             for subject, items in pending:
                 if self.fatal is not None:
                     return
+                if self.budget is not None and self.budget.closed:
+                    self.report.left += len(items)
+                    continue
                 await self._request(subject, items, queue)
 
         async def feed() -> None:
@@ -274,6 +306,9 @@ class Runner:
     ) -> None:
         try:
             outcomes = await self._outcomes(subject, items)
+        except OverBudget:
+            self.report.left += len(items)
+            return
         except Exception as exc:  # ProviderError, a broken template, a bug: the run stops
             self.fatal = self.fatal or exc
             return
@@ -293,7 +328,7 @@ class Runner:
                 )
                 try:
                     parsed = parsed.merge(await self._ask(subject, again, calls))
-                except GaveUp as exc:
+                except (GaveUp, OverBudget) as exc:
                     parsed.problem = f"{parsed.problem}; the re-ask failed: {exc}"
         except GaveUp as exc:
             parsed = Parsed(missing=ask.keys, problem=str(exc))
@@ -314,13 +349,33 @@ class Runner:
         return parse_outputs(completion.text, ask.keys, completion.finish_reason)
 
     async def _call(self, subject: Subject, ask: Ask) -> Completion:
+        """One call with its retries, under the adaptive level and the spend cap: it holds its
+        worst case (the prompt's tokens and ``max_tokens`` of answer) until its usage is known.
+        Raises ``OverBudget`` when that could pass the cap."""
+
         async def wait(seconds: float, problem: Exception) -> None:
             log.info(
                 "retrying %s of %s in %.2f s: %s", ask.keys, subject.scene_ids, seconds, problem
             )
             await self._wait(seconds)
 
-        return await call_with_retries(self.provider, ask, self.policy, self.rng, wait)
+        if self.budget is None:
+            return await self._retried(ask, wait)
+        held = await self.budget.hold(ask.messages)
+        if held is None:
+            raise OverBudget(f"not sent: the spend cap (${self.budget.cap_usd:g}) was reached")
+        used = (0, 0)
+        try:
+            completion = await self._retried(ask, wait)
+            used = (completion.prompt_tokens, completion.completion_tokens)
+            return completion
+        finally:
+            self.budget.settle(held, *used)
+
+    async def _retried(self, ask: Ask, wait: Wait) -> Completion:
+        return await call_with_retries(
+            self.provider, ask, self.policy, self.rng, wait, limit=self.limit
+        )
 
     async def _wait(self, seconds: float) -> None:
         self.retrying += 1
@@ -488,8 +543,20 @@ class Runner:
                 tokens=r.prompt_tokens + r.completion_tokens,
                 stale=r.stale,
                 already_done=r.already_done,
+                concurrency=self.limit.level,
+                cost_usd=self._spent(),
             )
         )
+
+    def _spent(self) -> float | None:
+        """This run's spend so far at the model's price (usage as the provider reported it)."""
+        if self.price is None:
+            return None
+        return self.price.cost(self.report.prompt_tokens, self.report.completion_tokens)
+
+
+class OverBudget(Exception):
+    """The next call could pass the spend cap: it is not sent."""
 
 
 def _now() -> str:

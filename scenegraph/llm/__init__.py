@@ -5,10 +5,12 @@ shared by generation and the quality judge (neither imports the other).
     completion = await call_with_retries(provider, Ask(keys, messages), policy, rng)
 
 Modules: ``base`` (the provider interface: ``Ask``, ``Completion``, ``Provider`` and its
-outcomes), ``openai_chat`` and ``template`` (one backend each), ``providers`` (choosing one from
-a ``ProviderConfig``), ``retry`` (``RetryPolicy``, ``call_with_retries``), ``parse`` (the KEYS
-line and the tolerant reader of answers), ``journal`` (the SQLite file beside the store and its
-answer cache).
+outcomes), ``openai_chat``, ``anthropic_messages`` and ``template`` (one backend each),
+``http`` (what the HTTP ones share), ``providers`` (choosing one from a ``ProviderConfig``),
+``retry`` (``RetryPolicy``, ``call_with_retries``), ``concurrency`` (the adaptive level of calls
+in flight), ``cost`` (prices, token counts, the spend cap), ``parse`` (the KEYS line and the
+tolerant reader of answers), ``journal`` (the SQLite file beside the store and its answer
+cache).
 """
 
 from .base import Ask, Completion, Provider, Rejected, Retryable

@@ -9,14 +9,13 @@ outcomes of ``base``; the API key is scrubbed from every message that leaves thi
 from __future__ import annotations
 
 import time
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
 
 import openai
 
 from ..errors import ProviderError
 from .base import Ask, Completion, Provider, Rejected, Retryable
+from .http import endpoint_host, retry_after
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
@@ -54,7 +53,7 @@ class OpenAIProvider(Provider):
     ):
         self.model = model
         self.base_url = base_url
-        self.endpoint = endpoint_host(base_url)
+        self.endpoint = endpoint_host(base_url, "api.openai.com")
         self._key, self._key_env = api_key, key_env
         self._settings: dict[str, Any] = {
             "temperature": temperature,
@@ -110,7 +109,9 @@ class OpenAIProvider(Provider):
             if isinstance(exc, kind):
                 return ProviderError(f"{message.format(env=self._key_env)} ({reason})")
         if isinstance(exc, RETRYABLE):
-            return Retryable(reason, retry_after(exc))
+            response = getattr(exc, "response", None)  # connection errors and timeouts have none
+            headers = response.headers if response is not None else None
+            return Retryable(reason, retry_after(headers))
         return Rejected(reason)
 
     def _scrub(self, text: str) -> str:
@@ -120,38 +121,3 @@ class OpenAIProvider(Provider):
         if self._client is not None:
             await self._client.close()
             self._client = None
-
-
-def endpoint_host(base_url: str | None) -> str:
-    """``host[:port]`` of the endpoint: what provenance records (never a path or credentials)."""
-    if not base_url:
-        return "api.openai.com"
-    parts = urlsplit(base_url)
-    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
-
-
-def retry_after(exc: openai.OpenAIError) -> float | None:
-    """Seconds the server asked to wait (``retry-after-ms`` or ``Retry-After``), if it did."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        return None
-    headers = response.headers
-    if (ms := headers.get("retry-after-ms")) is not None:
-        return _seconds(ms, scale=1000)
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _seconds(value)
-    if seconds is None:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, seconds)
-
-
-def _seconds(value: str, scale: float = 1.0) -> float | None:
-    try:
-        return float(value) / scale
-    except ValueError:
-        return None

@@ -1,23 +1,42 @@
-"""Choosing a provider: ``openai`` (any OpenAI-compatible endpoint) or ``template`` (offline)."""
+"""Choosing a provider: ``openai`` (any OpenAI-compatible endpoint), ``anthropic`` (Claude's
+Messages API) or ``template`` (offline)."""
 
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import ConfigError
 from .base import Provider
 
+ProviderName = Literal["openai", "anthropic", "template"]
+
+# What a provider's name implies when the options leave it unset: anthropic reads its own key
+# variable and has no use for the openai default model.
+PROVIDER_DEFAULTS: dict[str, dict[str, str]] = {
+    "anthropic": {"api_key_env": "ANTHROPIC_API_KEY", "model": "claude-sonnet-4-5"},
+}
+# Where a provider's SDK looks for a gateway when no base URL is given.
+BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+
+
+def with_provider_defaults(values: Any, name_field: str) -> Any:
+    """Options ``values`` (as given, before validation) completed with the defaults of the
+    provider their field ``name_field`` names, for the fields they do not set."""
+    if not isinstance(values, dict):
+        return values
+    return {**PROVIDER_DEFAULTS.get(values.get(name_field, ""), {}), **values}
+
 
 class ProviderConfig(BaseModel):
     """Which provider answers, and how; the API key is read from the variable ``api_key_env``
-    names, so a config can be logged and hashed."""
+    names (by default the provider's own), so a config can be logged and hashed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: Literal["openai", "template"]
+    name: ProviderName
     model: str
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -28,30 +47,53 @@ class ProviderConfig(BaseModel):
     timeout_s: float = Field(gt=0.0)
     dry_run: bool = False  # nothing will be sent, so no key is needed
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, values: Any) -> Any:
+        return with_provider_defaults(values, "name")
+
 
 def make_provider(config: ProviderConfig) -> Provider:
-    """The provider the config names; the openai one takes its key from the environment
+    """The provider the config names; a remote one takes its key from the environment
     (a dry run, which sends nothing, needs none). Connects on first use, not here."""
     if config.name == "template":
         from .template import TemplateProvider
 
         return TemplateProvider()
-    from .openai_chat import OpenAIProvider
-
     api_key = os.environ.get(config.api_key_env, "")
     if not api_key and not config.dry_run:
         raise ConfigError(
             f"no API key: set {config.api_key_env} (or name another variable with "
             "--api-key-env); a local server without auth accepts any value"
         )
+    base_url = config.base_url or os.environ.get(BASE_URL_ENV[config.name])
+    if config.name == "anthropic":
+        return _anthropic(config, api_key, base_url)
+    from .openai_chat import OpenAIProvider
+
     return OpenAIProvider(
         model=config.model,
         api_key=api_key,
         key_env=config.api_key_env,
-        base_url=config.base_url or os.environ.get("OPENAI_BASE_URL"),
+        base_url=base_url,
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         seed=config.seed,
+        json_mode=config.json_mode,
+        timeout_s=config.timeout_s,
+    )
+
+
+def _anthropic(config: ProviderConfig, api_key: str, base_url: str | None) -> Provider:
+    """The anthropic provider: the Messages API takes no seed and no temperature."""
+    from .anthropic_messages import AnthropicProvider
+
+    return AnthropicProvider(
+        model=config.model,
+        api_key=api_key,
+        key_env=config.api_key_env,
+        base_url=base_url,
+        max_tokens=config.max_tokens,
         json_mode=config.json_mode,
         timeout_s=config.timeout_s,
     )

@@ -1,8 +1,10 @@
 """The retry policy: one provider call, tried again with backoff while it may still succeed.
 
-Each attempt has a timeout; a ``Retryable`` failure (or the timeout) waits an exponential
-backoff with equal jitter, never less than the server's ``Retry-After``; a ``Rejected`` request
-or the last failed attempt raises ``GaveUp`` with the reason, for the caller to record.
+Each attempt has a timeout and, while in flight (not while it waits to retry), holds a place
+under the run's ``AdaptiveConcurrency``, which learns from how it ends; a ``Retryable`` failure
+(or the timeout) waits an exponential backoff with equal jitter, never less than the server's
+``Retry-After``; a ``Rejected`` request or the last failed attempt raises ``GaveUp`` with the
+reason, for the caller to record.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import Ask, Completion, Provider, Rejected, Retryable
+from .concurrency import AdaptiveConcurrency
 
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 300.0
@@ -60,15 +64,17 @@ async def call_with_retries(
     policy: RetryPolicy,
     rng: random.Random,
     wait: Wait | None = None,
+    limit: AdaptiveConcurrency | None = None,
 ) -> Completion:
     """The provider's answer to ``ask`` under ``policy``.
 
     ``wait(seconds, problem)`` sleeps before a retry (by default ``asyncio.sleep``); a caller
-    passes its own to log or count retries. Raises ``GaveUp``.
+    passes its own to log or count retries. Each attempt waits for a place under ``limit``
+    when one is given. Raises ``GaveUp``.
     """
     for attempt in range(policy.attempts):
         try:
-            async with asyncio.timeout(policy.timeout_s):
+            async with _place(limit), asyncio.timeout(policy.timeout_s):
                 return await provider.complete(ask)
         except TimeoutError:
             problem = Retryable(f"no answer within {policy.timeout_s:g} s")
@@ -81,6 +87,10 @@ async def call_with_retries(
         delay = backoff_delay(attempt, policy.backoff_s, problem.retry_after, rng)
         await (wait(delay, problem) if wait else asyncio.sleep(delay))
     raise AssertionError("unreachable")
+
+
+def _place(limit: AdaptiveConcurrency | None) -> AbstractAsyncContextManager[None]:
+    return limit.slot() if limit is not None else nullcontext()
 
 
 def backoff_delay(
