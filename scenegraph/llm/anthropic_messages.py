@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, cast
 import anthropic
 
 from ..errors import ProviderError
-from .base import Ask, Completion, Messages, Provider, Rejected, Retryable
-from .http import endpoint_host, retry_after
+from .base import Ask, Completion, Messages, Rejected, Retryable
+from .http import RemoteProvider, retry_after
 
 if TYPE_CHECKING:
     from anthropic.types import Message, MessageParam, ToolParam
@@ -53,8 +53,10 @@ FATAL_STATUS = {
 }
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(RemoteProvider[anthropic.AsyncAnthropic]):
     name = "anthropic"
+    default_host = DEFAULT_HOST
+    client_class = anthropic.AsyncAnthropic
 
     def __init__(
         self,
@@ -67,26 +69,16 @@ class AnthropicProvider(Provider):
         json_mode: bool = True,
         timeout_s: float = 60.0,
     ):
-        self.model = model
-        self.base_url = base_url
-        self.endpoint = endpoint_host(base_url, DEFAULT_HOST)
-        self._key, self._key_env = api_key, key_env
-        self._settings: dict[str, Any] = {
-            "max_tokens": max_tokens,
-            "json_mode": json_mode,  # True: the forced tool; False: a plain text answer
-        }
-        self._timeout_s = timeout_s
-        self._client: anthropic.AsyncAnthropic | None = None
-
-    def params(self) -> dict[str, Any]:
-        return dict(self._settings)
-
-    def _connect(self) -> anthropic.AsyncAnthropic:
-        if self._client is None:
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self._key, base_url=self.base_url, timeout=self._timeout_s, max_retries=0
-            )
-        return self._client
+        # json_mode True: the forced tool; False: a plain text answer
+        settings = {"max_tokens": max_tokens, "json_mode": json_mode}
+        super().__init__(
+            model=model,
+            api_key=api_key,
+            key_env=key_env,
+            base_url=base_url,
+            timeout_s=timeout_s,
+            settings=settings,
+        )
 
     async def complete(self, ask: Ask) -> Completion:
         system, messages = split_system(ask.messages)
@@ -127,14 +119,6 @@ class AnthropicProvider(Provider):
         if isinstance(exc, anthropic.APIConnectionError):  # timeouts included
             return Retryable(reason)
         return ProviderError(f"the anthropic client failed before sending: {reason}")
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
 
 
 def split_system(messages: Messages) -> tuple[str, list[MessageParam]]:

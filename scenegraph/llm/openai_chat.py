@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 import openai
 
 from ..errors import ProviderError
-from .base import Ask, Completion, Provider, Rejected, Retryable
-from .http import endpoint_host, retry_after
+from .base import Ask, Completion, Rejected, Retryable
+from .http import RemoteProvider, retry_after
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
@@ -35,8 +35,10 @@ FATAL = {
 }
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(RemoteProvider[openai.AsyncOpenAI]):
     name = "openai"
+    default_host = "api.openai.com"
+    client_class = openai.AsyncOpenAI
 
     def __init__(
         self,
@@ -51,28 +53,20 @@ class OpenAIProvider(Provider):
         json_mode: bool = True,
         timeout_s: float = 60.0,
     ):
-        self.model = model
-        self.base_url = base_url
-        self.endpoint = endpoint_host(base_url, "api.openai.com")
-        self._key, self._key_env = api_key, key_env
-        self._settings: dict[str, Any] = {
+        settings = {
             "temperature": temperature,
             "max_tokens": max_tokens,
             "seed": seed,
             "json_mode": json_mode,
         }
-        self._timeout_s = timeout_s
-        self._client: openai.AsyncOpenAI | None = None
-
-    def params(self) -> dict[str, Any]:
-        return dict(self._settings)
-
-    def _connect(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                api_key=self._key, base_url=self.base_url, timeout=self._timeout_s, max_retries=0
-            )
-        return self._client
+        super().__init__(
+            model=model,
+            api_key=api_key,
+            key_env=key_env,
+            base_url=base_url,
+            timeout_s=timeout_s,
+            settings=settings,
+        )
 
     async def complete(self, ask: Ask) -> Completion:
         extra: dict[str, Any] = {}
@@ -113,11 +107,3 @@ class OpenAIProvider(Provider):
             headers = response.headers if response is not None else None
             return Retryable(reason, retry_after(headers))
         return Rejected(reason)
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
