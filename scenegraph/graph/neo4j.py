@@ -164,9 +164,10 @@ class Neo4jStore(Store):
             fresh = added.get(rel.source, set())
             if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
                 yield rel_replace(rel_type, rows)
-            if new := [r for r in batch.rel_rows(rel_type) if r["src"] in fresh]:
+            rows = batch.rel_rows(rel_type)
+            if new := [r for r in rows if r["src"] in fresh]:
                 yield rel_merge(rel_type, new, create=True)
-            if old := [r for r in batch.rel_rows(rel_type) if r["src"] not in fresh]:
+            if old := [r for r in rows if r["src"] not in fresh]:
                 yield rel_merge(rel_type, old)
 
 
