@@ -16,12 +16,21 @@ block whose input is ``{"outputs": [{"key", "text"}, ...]}``; otherwise with a t
 same JSON as text, or one sentence). ``usage`` counts about four characters a token, and each log
 entry keeps the usage it answered. As the API version that the 2.x SDK sends does, it refuses
 ``temperature``, ``top_p`` and ``top_k``, a ``system`` role among the messages, and empty turns.
+
+Message Batches: ``POST /v1/messages/batches`` (kept the moment it arrives, answered after the
+batch plan's ``create_s``), ``GET /v1/messages/batches`` (newest first), ``GET
+/v1/messages/batches/{id}`` and ``GET /v1/messages/batches/{id}/results`` (JSONL), with the chat
+server's lifecycle (``set_batches``): in_progress → ended, an expiring batch leaving part of its
+requests ``expired``. Each request is answered as ``/v1/messages`` would answer it, faults
+included (an HTTP error becomes an ``errored`` result). ``batches()`` counts every custom id
+submitted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+from datetime import UTC, datetime, timedelta
 import socket
 import sys
 from dataclasses import asdict, dataclass
@@ -37,6 +46,8 @@ from starlette.routing import Route
 
 from chat_server import (
     READY_PREFIX,
+    Batch,
+    BatchBook,
     ChatServer,
     ChatServerApp,
     FaultInjector,
@@ -138,8 +149,13 @@ class MessagesApp(ChatServerApp):
     def routes(self) -> list[Route]:
         return [
             Route("/v1/messages", self._logged(self.messages), methods=["POST"]),
-            Route("/_control", self.control, methods=["POST"]),
-            Route("/_log", self.request_log, methods=["GET"]),
+            Route("/v1/messages/batches", self._logged(self.create_batch), methods=["POST"]),
+            Route("/v1/messages/batches", self._logged(self.list_batches), methods=["GET"]),
+            Route("/v1/messages/batches/{batch_id}", self._logged(self.get_batch),
+                  methods=["GET"]),
+            Route("/v1/messages/batches/{batch_id}/results", self._logged(self.batch_results),
+                  methods=["GET"]),
+            *self.control_routes(),
         ]
 
     def _authorise(self, headers: dict[str, str]) -> None:
@@ -156,6 +172,7 @@ class MessagesApp(ChatServerApp):
             data = orjson.loads(await request.body() or b"{}")
             if data.get("reset"):
                 self.log.clear()
+                self.book = BatchBook()
                 plan = MessagesFaultPlan(seed=self.seed)
             else:
                 plan = MessagesFaultPlan.from_json(data, self.seed)
@@ -169,18 +186,25 @@ class MessagesApp(ChatServerApp):
         turns = self._validate(body)
         fault = entry["fault"] = self.injector.next_fault()
         await self._wait(self.latency_s)
-        plan = self.injector.plan
-        wait = {"retry-after": f"{plan.retry_after_s:g}"}
-        if fault == "429":
-            return error_response(429, "Number of requests has exceeded your rate limit.", wait)
-        if fault == "529":
-            return error_response(529, "Overloaded", wait)
-        if fault == "500":
-            return error_response(500, "Internal server error")
-        if fault == "400":
-            return error_response(400, "messages: the request was refused (injected fault)")
         if fault == "timeout":
-            await self._wait(plan.hang_s)
+            await self._wait(self.injector.plan.hang_s)
+        status, payload = self._reply(body, turns, fault)
+        if status != 200:
+            wait = {"retry-after": f"{self.injector.plan.retry_after_s:g}"}
+            return json_response(payload, status, wait if status in (429, 529) else None)
+        entry["usage"] = payload["usage"]
+        return json_response(payload)
+
+    def _reply(self, body: dict[str, Any], turns: list[dict[str, Any]],
+               fault: str | None) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, the message or error body) answering a request, spoiled by ``fault``."""
+        errors = {"429": "Number of requests has exceeded your rate limit.", "529": "Overloaded",
+                  "500": "Internal server error",
+                  "400": "messages: the request was refused (injected fault)"}
+        if fault in errors:
+            status = int(fault)
+            error = {"type": _ERROR_TYPES.get(status, "api_error"), "message": errors[fault]}
+            return status, {"type": "error", "error": error}
         prompt = next((message_text(t) for t in reversed(turns) if t["role"] == "user"), "")
         keys, tool = parse_keys(prompt), forced_tool(body)
         number = next(self._ids)
@@ -194,12 +218,82 @@ class MessagesApp(ChatServerApp):
                                 for t in [{"content": body.get("system")}, *turns]),
             "output_tokens": estimate_tokens(orjson.dumps(content).decode()),
         }
-        entry["usage"] = usage
-        return json_response({
+        return 200, {
             "id": f"msg_{number:012d}", "type": "message", "role": "assistant",
             "model": body.get("model"), "content": content, "stop_reason": stop,
             "stop_sequence": None, "usage": usage,
-        })
+        }
+
+    # -- Message Batches ----------------------------------------------------------------
+
+    async def create_batch(self, body: dict[str, Any], entry: dict[str, Any]) -> Response:
+        requests = body.get("requests")
+        if not isinstance(requests, list) or not requests:
+            raise invalid("requests: a non-empty list is required")
+        ids = [r.get("custom_id") for r in requests]
+        if len(set(ids)) != len(ids):
+            raise invalid("requests: custom_id must be unique within a batch")
+        for r in requests:
+            self._validate(r.get("params") or {})
+        batch = self.book.add("msgbatch_", [(r["custom_id"], r["params"]) for r in requests],
+                              {"base": entry["base"]})
+        await self._wait(self.book.plan.create_s)
+        return json_response(self._batch(batch))
+
+    async def get_batch(self, body: Any, entry: dict[str, Any]) -> Response:
+        batch = self.book.batches.get(entry["params"]["batch_id"])
+        if batch is None:
+            return error_response(404, "batch not found")
+        return json_response(self._batch(batch))
+
+    async def list_batches(self, body: Any, entry: dict[str, Any]) -> Response:
+        batches = sorted(self.book.batches.values(), key=lambda b: b.id, reverse=True)
+        after = entry["query"].get("after_id")
+        if after:
+            batches = [b for b in batches if b.id < after]
+        limit = int(entry["query"].get("limit", 20))
+        page = batches[:limit]
+        return json_response({"data": [self._batch(b) for b in page],
+                              "has_more": len(batches) > limit,
+                              "first_id": page[0].id if page else None,
+                              "last_id": page[-1].id if page else None})
+
+    async def batch_results(self, body: Any, entry: dict[str, Any]) -> Response:
+        batch = self.book.batches.get(entry["params"]["batch_id"])
+        if batch is None or self.book.stage(batch) != "ended":
+            return error_response(404, "no results: the batch has not ended")
+        lines = [orjson.dumps({"custom_id": cid, "result": result})
+                 for cid, result in self._results(batch)]
+        return Response(b"\n".join(lines) + b"\n", media_type="application/binary")
+
+    def _results(self, batch: Batch) -> list[tuple[str, dict[str, Any]]]:
+        return [(cid, r or {"type": "expired"})
+                for cid, r in self.book.results(batch, self._batch_answer)]
+
+    def _batch_answer(self, params: dict[str, Any]) -> dict[str, Any]:
+        status, payload = self._reply(params, params["messages"], self.injector.next_fault())
+        if status == 200:
+            return {"type": "succeeded", "message": payload}
+        return {"type": "errored", "error": payload}
+
+    def _batch(self, batch: Batch) -> dict[str, Any]:
+        ended = self.book.stage(batch) == "ended"
+        counts = {"processing": 0 if ended else len(batch.requests), "succeeded": 0,
+                  "errored": 0, "canceled": 0, "expired": 0}
+        if ended:
+            for _, result in self._results(batch):
+                counts[result["type"]] += 1
+        created = datetime.fromtimestamp(batch.created, UTC)
+        return {
+            "id": batch.id, "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts, "created_at": created.isoformat(),
+            "expires_at": (created + timedelta(days=1)).isoformat(),
+            "ended_at": created.isoformat() if ended else None,
+            "archived_at": None, "cancel_initiated_at": None,
+            "results_url": (f"{batch.meta['base']}/v1/messages/batches/{batch.id}/results"
+                            if ended else None),
+        }
 
     @staticmethod
     def _validate(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -19,10 +19,20 @@ Endpoints:
   "text": ...}, ...]}``, one item per key in order; otherwise a single short sentence.
 * ``POST /v1/embeddings`` -- deterministic unit-norm vectors (``float`` or ``base64`` encoding).
 * ``GET /v1/models`` -- one model.
-* ``POST /_control`` -- ``{"reset": true}`` or a fault plan (see :class:`FaultPlan`).
-* ``GET /_log`` -- the request log.
+* ``POST /v1/files`` (multipart, purpose ``batch``), ``GET /v1/files/{id}/content``,
+  ``POST /v1/batches``, ``GET /v1/batches/{id}``, ``GET /v1/batches`` -- the Batch API over
+  ``/v1/chat/completions`` requests, with a lifecycle set by ``POST /_batches`` (see
+  :class:`BatchPlan`): validating → in_progress → completed, or expired with part of the
+  requests unanswered. Each request is answered as a chat completion would be, the fault plan
+  included (429/500 become lines of the error file). The server keeps a batch from the moment
+  its create request arrives (then waits ``create_s`` before answering), as a real one commits
+  before it answers.
+* ``POST /_control`` -- ``{"reset": true}`` (faults, log and batches) or a fault plan (see
+  :class:`FaultPlan`).
+* ``GET /_log`` -- the request log. ``GET /_batches`` -- the batches and how many times each
+  custom id was submitted.
 
-Faults apply to chat completions only; see :data:`FAULT_KINDS`.
+Faults apply to chat completions and batch requests; see :data:`FAULT_KINDS`.
 """
 
 from __future__ import annotations
@@ -263,6 +273,93 @@ class FaultInjector:
         return self.rng.choice(self.plan.kinds) if failing else None
 
 
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How batches live: ``validating_s`` then ``in_progress_s`` seconds, then they end. The
+    first ``expire_batches`` batches created expire instead, leaving their last
+    ``expire_share`` of requests unanswered. Creating a batch (and uploading a file) answers
+    after ``create_s`` seconds, the batch kept from the moment the request arrived."""
+
+    validating_s: float = 0.0
+    in_progress_s: float = 0.0
+    expire_batches: int = 0
+    expire_share: float = 0.5
+    create_s: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BatchPlan:
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown batch settings: {sorted(unknown)}")
+        return cls(**{k: type(getattr(cls, k))(v) for k, v in data.items()})
+
+
+@dataclass
+class Batch:
+    id: str
+    created: float
+    requests: list[tuple[str, dict[str, Any]]]  # (custom_id, request body)
+    expires: bool
+    plan: BatchPlan
+    meta: dict[str, Any]
+    results: list[tuple[str, Any]] | None = None  # (custom_id, answer or None for expired)
+
+
+class BatchBook:
+    """The batches a server holds, their stage by the clock, and every custom id submitted."""
+
+    def __init__(self) -> None:
+        self.plan = BatchPlan()
+        self.batches: dict[str, Batch] = {}
+        self.submitted: dict[str, int] = {}
+        self.created = 0
+
+    def add(self, prefix: str, requests: list[tuple[str, dict[str, Any]]],
+            meta: dict[str, Any]) -> Batch:
+        self.created += 1
+        batch = Batch(f"{prefix}{self.created:08d}", time.time(), requests,
+                      self.created <= self.plan.expire_batches, self.plan, meta)
+        self.batches[batch.id] = batch
+        for custom_id, _ in requests:
+            self.submitted[custom_id] = self.submitted.get(custom_id, 0) + 1
+        return batch
+
+    @staticmethod
+    def stage(batch: Batch) -> str:
+        """``validating``, ``in_progress`` or ``ended``."""
+        age = time.time() - batch.created
+        if age < batch.plan.validating_s:
+            return "validating"
+        return "in_progress" if age < batch.plan.validating_s + batch.plan.in_progress_s else "ended"
+
+    def results(self, batch: Batch, answer: Callable[[dict[str, Any]], Any]) -> list[tuple[str, Any]]:
+        """Each request's ``answer(body)`` (made once, when first asked after the end), or
+        None for the requests an expiring batch leaves unanswered."""
+        if batch.results is None:
+            cut = len(batch.requests) - int(len(batch.requests) * batch.plan.expire_share)
+            batch.results = [(cid, answer(body) if not batch.expires or i < cut else None)
+                             for i, (cid, body) in enumerate(batch.requests)]
+        return batch.results
+
+    def state(self) -> dict[str, Any]:
+        return {"submitted": self.submitted,
+                "batches": [{"id": b.id, "requests": len(b.requests), "stage": self.stage(b),
+                             "meta": b.meta} for b in self.batches.values()]}
+
+
+def multipart_file(body: bytes, content_type: str) -> bytes:
+    """The ``file`` part of a multipart/form-data body."""
+    boundary = content_type.split("boundary=")[-1].strip('"').encode()
+    for part in body.split(b"--" + boundary):
+        head, _, content = part.partition(b"\r\n\r\n")
+        if b'name="file"' in head:
+            return content.removesuffix(b"\r\n")
+    raise bad_request("no file part in the upload")
+
+
 # --------------------------------------------------------------------------- HTTP app
 
 
@@ -307,6 +404,8 @@ class ChatServerApp:
         self.log: list[dict[str, Any]] = []
         self.in_flight = 0  # chat completions being answered
         self._ids = itertools.count(1)
+        self.book = BatchBook()
+        self.files: dict[str, bytes] = {}
 
     def routes(self) -> list[Route]:
         """The HTTP routes served."""
@@ -314,8 +413,21 @@ class ChatServerApp:
             Route("/v1/chat/completions", self._logged(self.chat_completions), methods=["POST"]),
             Route("/v1/embeddings", self._logged(self.embeddings), methods=["POST"]),
             Route("/v1/models", self._logged(self.models), methods=["GET"]),
+            Route("/v1/files", self._logged(self.upload), methods=["POST"]),
+            Route("/v1/files/{file_id}/content", self._logged(self.file_content),
+                  methods=["GET"]),
+            Route("/v1/batches", self._logged(self.create_batch), methods=["POST"]),
+            Route("/v1/batches", self._logged(self.list_batches), methods=["GET"]),
+            Route("/v1/batches/{batch_id}", self._logged(self.get_batch), methods=["GET"]),
+            *self.control_routes(),
+        ]
+
+    def control_routes(self) -> list[Route]:
+        return [
             Route("/_control", self.control, methods=["POST"]),
             Route("/_log", self.request_log, methods=["GET"]),
+            Route("/_batches", self.batch_control, methods=["POST"]),
+            Route("/_batches", self.batch_state, methods=["GET"]),
         ]
 
     def _logged(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -323,9 +435,15 @@ class ChatServerApp:
 
         async def endpoint(request: Request) -> Response:
             entry = await self._log_request(request)
+            raw = entry.pop("raw")
+            entry["params"] = dict(request.path_params)
+            entry["query"] = dict(request.query_params)
+            entry["base"] = str(request.base_url).rstrip("/")
             try:
                 self._authorise(entry["headers"])
-                response = await handler(self._json_body(entry["body"]), entry)
+                body = raw if "multipart" in entry["headers"].get(
+                    "content-type", "") else self._json_body(entry["body"])
+                response = await handler(body, entry)
             except RequestRejected as rejected:
                 response = rejected.response
             entry["status"] = response.status_code
@@ -340,6 +458,8 @@ class ChatServerApp:
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
+        if "multipart" in request.headers.get("content-type", ""):
+            body = f"<{len(raw)} bytes of multipart>"
         entry = {
             "time": time.time(),
             "method": request.method,
@@ -348,6 +468,7 @@ class ChatServerApp:
             "body": body,
             "fault": None,
             "status": None,
+            "raw": raw,
         }
         self.log.append(entry)
         return entry
@@ -394,17 +515,22 @@ class ChatServerApp:
         fault = entry["fault"] = self.injector.next_fault()
         await self._wait(self.latency_s)
         plan = self.injector.plan
-        if fault == "429":
-            return error_response(429, "Rate limit reached (injected fault).", "requests",
-                                  "rate_limit_exceeded", {"Retry-After": f"{plan.retry_after_s:g}"})
-        if fault == "500":
-            return error_response(500, "The server had an error (injected fault).", "server_error", None)
+        if fault in ("429", "500"):
+            return self._fault_error(fault)
         if fault == "timeout":
             await self._wait(plan.hang_s)
         content, finish_reason = chat_content(last_user_text(messages), fault, self.injector.rng)
         completion = self._completion(body, messages, content, finish_reason)
         entry["usage"] = completion["usage"]
         return json_response(completion)
+
+    def _fault_error(self, fault: str) -> Response:
+        if fault == "429":
+            return error_response(
+                429, "Rate limit reached (injected fault).", "requests", "rate_limit_exceeded",
+                {"Retry-After": f"{self.injector.plan.retry_after_s:g}"})
+        return error_response(500, "The server had an error (injected fault).", "server_error",
+                              None)
 
     def _completion(self, body: dict[str, Any], messages: list[dict[str, Any]], content: str,
                     finish_reason: str) -> dict[str, Any]:
@@ -424,6 +550,126 @@ class ChatServerApp:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
+
+    # -- the Batch API ------------------------------------------------------------------
+
+    async def upload(self, raw: Any, entry: dict[str, Any]) -> Response:
+        """``POST /v1/files``: kept in memory."""
+        if not isinstance(raw, bytes):
+            raise bad_request("a multipart/form-data upload is required")
+        content = multipart_file(raw, entry["headers"].get("content-type", ""))
+        file_id = f"file-{len(self.files) + 1:08d}"
+        self.files[file_id] = content
+        await self._wait(self.book.plan.create_s)
+        return json_response(self._file(file_id))
+
+    def _file(self, file_id: str) -> dict[str, Any]:
+        return {"id": file_id, "object": "file", "bytes": len(self.files[file_id]),
+                "created_at": int(time.time()), "filename": f"{file_id}.jsonl",
+                "purpose": "batch", "status": "processed"}
+
+    async def file_content(self, body: Any, entry: dict[str, Any]) -> Response:
+        """``GET /v1/files/{id}/content``; a batch's output and error files are made here."""
+        file_id = entry["params"]["file_id"]
+        if file_id not in self.files:
+            return error_response(404, f"No such File object: {file_id}", "invalid_request_error",
+                                  None)
+        return Response(self.files[file_id], media_type="application/octet-stream")
+
+    async def create_batch(self, body: dict[str, Any], entry: dict[str, Any]) -> Response:
+        """``POST /v1/batches``: the batch is kept at once, answered after ``create_s``."""
+        content = self.files.get(body.get("input_file_id", ""))
+        if content is None:
+            raise bad_request("input_file_id: no such file")
+        lines = [orjson.loads(line) for line in content.splitlines() if line.strip()]
+        if any(line.get("url") != body.get("endpoint") for line in lines):
+            raise bad_request("every line's url must be the batch's endpoint")
+        batch = self.book.add("batch_", [(line["custom_id"], line["body"]) for line in lines],
+                              {"input_file_id": body["input_file_id"],
+                               "metadata": body.get("metadata"), "endpoint": body["endpoint"]})
+        await self._wait(self.book.plan.create_s)
+        return json_response(self._batch(batch))
+
+    async def get_batch(self, body: Any, entry: dict[str, Any]) -> Response:
+        batch = self.book.batches.get(entry["params"]["batch_id"])
+        if batch is None:
+            return error_response(404, "No such batch", "invalid_request_error", None)
+        return json_response(self._batch(batch))
+
+    async def list_batches(self, body: Any, entry: dict[str, Any]) -> Response:
+        """``GET /v1/batches``: newest first, ``limit`` and ``after`` as the API pages."""
+        batches = sorted(self.book.batches.values(), key=lambda b: b.id, reverse=True)
+        after = entry["query"].get("after")
+        if after:
+            batches = [b for b in batches if b.id < after]
+        limit = int(entry["query"].get("limit", 20))
+        page = batches[:limit]
+        return json_response({"object": "list", "data": [self._batch(b) for b in page],
+                              "first_id": page[0].id if page else None,
+                              "last_id": page[-1].id if page else None,
+                              "has_more": len(batches) > limit})
+
+    def _batch(self, batch: Batch) -> dict[str, Any]:
+        """The batch object; at the end, its output and error files are written."""
+        stage = self.book.stage(batch)
+        status = {"validating": "validating", "in_progress": "in_progress"}.get(
+            stage, "expired" if batch.expires else "completed")
+        done = failed = 0
+        output_id = error_id = None
+        if stage == "ended":
+            results = self.book.results(batch, self._batch_answer)
+            output = [orjson.dumps({**r, "custom_id": cid}) for cid, r in results
+                      if r and r["response"]["status_code"] == 200]
+            errors = [orjson.dumps({**r, "custom_id": cid}) for cid, r in results
+                      if r and r["response"]["status_code"] != 200]
+            errors += [orjson.dumps({"id": f"batch_req_{cid}", "custom_id": cid, "response": None,
+                                     "error": {"code": "batch_expired",
+                                               "message": "This request could not be executed "
+                                               "before the completion window expired."}})
+                       for cid, r in results if r is None]
+            done, failed = len(output), len(errors)
+            output_id, error_id = (self._keep(f"{batch.id}-out", lines)
+                                   for lines in (output, errors))
+        return {"id": batch.id, "object": "batch", "endpoint": batch.meta["endpoint"],
+                "errors": None, "input_file_id": batch.meta["input_file_id"],
+                "completion_window": "24h", "status": status, "output_file_id": output_id,
+                "error_file_id": error_id, "created_at": int(batch.created),
+                "metadata": batch.meta["metadata"],
+                "request_counts": {"total": len(batch.requests), "completed": done,
+                                   "failed": failed}}
+
+    def _keep(self, name: str, lines: list[bytes]) -> str | None:
+        """A result file (None when it would be empty, as the API leaves it)."""
+        if not lines:
+            return None
+        file_id = f"file-{name}-{len(lines)}-{hashlib.sha1(b''.join(lines)).hexdigest()[:8]}"
+        self.files[file_id] = b"\n".join(lines) + b"\n"
+        return file_id
+
+    def _batch_answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One line of an output or error file: the request answered as a chat completion."""
+        fault = self.injector.next_fault()
+        messages = body.get("messages") or []
+        if fault in ("429", "500"):
+            error = orjson.loads(self._fault_error(fault).body)
+            return {"id": "batch_req", "custom_id": None,
+                    "response": {"status_code": int(fault), "body": error}, "error": None}
+        content, finish = chat_content(last_user_text(messages), fault, self.injector.rng)
+        completion = self._completion(body, messages, content, finish)
+        return {"id": "batch_req", "custom_id": None,
+                "response": {"status_code": 200, "body": completion}, "error": None}
+
+    async def batch_control(self, request: Request) -> Response:
+        """``POST /_batches``: a new :class:`BatchPlan` for batches created from now on."""
+        try:
+            self.book.plan = BatchPlan.from_json(orjson.loads(await request.body() or b"{}"))
+        except (ValueError, TypeError) as exc:
+            return json_response({"error": {"message": str(exc)}}, 400)
+        return json_response(asdict(self.book.plan))
+
+    async def batch_state(self, request: Request) -> Response:
+        """``GET /_batches``."""
+        return json_response(self.book.state())
 
     async def embeddings(self, body: dict[str, Any], entry: dict[str, Any]) -> Response:
         """``POST /v1/embeddings``."""
@@ -455,6 +701,7 @@ class ChatServerApp:
             data = orjson.loads(await request.body() or b"{}")
             if data.get("reset"):
                 self.log.clear()
+                self.book = BatchBook()
                 plan = FaultPlan(seed=self.seed)
             else:
                 plan = FaultPlan.from_json(data, self.seed)
@@ -620,6 +867,19 @@ class ChatServer:
     def reset(self) -> None:
         """Clear the faults and the request log."""
         self._call("POST", "/_control", {"reset": True})
+
+    def set_batches(self, validating_s: float = 0, in_progress_s: float = 0,
+                    expire_batches: int = 0, expire_share: float = 0.5,
+                    create_s: float = 0) -> None:
+        """The lifecycle of batches created from now on (see :class:`BatchPlan`)."""
+        self._call("POST", "/_batches", {
+            "validating_s": validating_s, "in_progress_s": in_progress_s,
+            "expire_batches": expire_batches, "expire_share": expire_share,
+            "create_s": create_s})
+
+    def batches(self) -> dict[str, Any]:
+        """``{"submitted": {custom_id: times}, "batches": [...]}``."""
+        return self._call("GET", "/_batches")
 
     def log(self) -> list[dict[str, Any]]:
         """Every request to ``/v1/...`` so far: method, path, headers, body, fault, status, time

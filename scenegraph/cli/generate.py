@@ -180,9 +180,41 @@ def _names(value: str | None) -> list[str] | None:
     default=None,
     help="Only count requests and estimate tokens and cost.",
 )
+@click.option(
+    "--batch",
+    is_flag=True,
+    default=None,
+    help="Send the requests through the provider's batch API (openai, anthropic): half the "
+    "price, answers within 24 h. Journaled before sending: a stopped run resumes by polling "
+    "what it sent.",
+)
+@click.option(
+    "--collect",
+    is_flag=True,
+    default=None,
+    help="Batch mode sending nothing new: wait for and store what earlier --batch runs sent.",
+)
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Show the journal's batches (submitted / done / failed / pending) and exit.",
+)
+@click.option(
+    "--poll",
+    "poll_s",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help=f"Batch mode: seconds between looks at the batches in flight. {_default('poll_s')}",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 50_000),
+    help=f"Batch mode: requests per batch. {_default('batch_size')}",
+)
 @json_option
 @click.pass_context
-def generate(ctx: click.Context, as_json: bool, **given: Any) -> None:
+def generate(ctx: click.Context, as_json: bool, show_status: bool, **given: Any) -> None:
     """Generate expressions of scenes in many styles, registers, tones and forms.
 
     Resumable: a re-run skips what is done, retries what failed, and regenerates (superseding
@@ -194,9 +226,13 @@ def generate(ctx: click.Context, as_json: bool, **given: Any) -> None:
       OPENAI_API_KEY=… scenegraph generate --base-url http://127.0.0.1:8000/v1 \\
           --model qwen2.5-7b --archetype порог --tones медитативно -c 32
       scenegraph generate --walk --walk-length 3 --dry-run
+      scenegraph generate --batch --model gpt-4o-mini     # then, later: --batch --collect
     """
     from ..generation import generate as run_generation
 
+    if show_status:
+        _print_status(ctx, as_json)
+        return
     options = _options(given)
     with progress_bar("{task.description}") as bar:
         report = run_generation(open_for(ctx), options, progress=_Progress(bar))
@@ -204,6 +240,43 @@ def generate(ctx: click.Context, as_json: bool, **given: Any) -> None:
         print_json(report)
     else:
         _print_report(report)
+
+
+def _print_status(ctx: click.Context, as_json: bool) -> None:
+    from ..generation import batch_status
+
+    batches = batch_status(open_for(ctx, read_only=True))
+    if as_json:
+        print_json([b.model_dump(mode="json") for b in batches])
+        return
+    print_table(
+        [
+            "batch",
+            "server id",
+            "provider / model",
+            "state",
+            "submitted",
+            "done",
+            "failed",
+            "pending",
+            "created",
+        ],
+        (
+            (
+                b.id,
+                b.remote_id or "-",
+                f"{b.provider} / {b.model}",
+                b.state,
+                b.submitted,
+                b.done,
+                b.failed,
+                b.pending,
+                b.created_at,
+            )
+            for b in batches
+        ),
+        title=f"batches ({len(batches)})",
+    )
 
 
 def _options(given: dict[str, Any]) -> GenerateOptions:
@@ -231,12 +304,15 @@ class _Progress:
                 soft_wrap=True,
             )
             self.task = self.bar.add_task("", total=state.total)
+        if state.batches or state.waiting:
+            doing = f"batches {state.batches}  waiting {state.waiting}"
+        else:
+            doing = f"retrying {state.retrying}  concurrency {state.concurrency}"
         self.bar.update(
             self.task,
             completed=state.done + state.failed,
             description=(
-                f"generating  done {state.done}  failed {state.failed}  "
-                f"retrying {state.retrying}  concurrency {state.concurrency}  "
+                f"generating  done {state.done}  failed {state.failed}  {doing}  "
                 f"tokens {state.tokens}{_spent(state.cost_usd)}"
             ),
         )
@@ -269,6 +345,7 @@ def _print_report(report) -> None:
             ("recovered from the journal", report.recovered),
             ("failed", report.failed),
             ("superseded", report.superseded),
+            *_batch_rows(report),
             (
                 "tokens (prompt / completion)",
                 f"{report.prompt_tokens} / {report.completion_tokens}",
@@ -292,12 +369,19 @@ def _print_report(report) -> None:
         )
 
 
+def _batch_rows(report) -> list[tuple[str, Any]]:
+    if not report.batch:
+        return []
+    return [("batches submitted", report.batches), ("sent again", report.resubmitted)]
+
+
 def _spend_rows(report) -> list[tuple[str, Any]]:
     """What the run spent (at the config's price) against the cap, and what the cap left."""
     if report.cost_usd is None:
         return []
     cap = f" of ${report.max_cost_usd:g} cap" if report.max_cost_usd is not None else ""
-    rows: list[tuple[str, Any]] = [("spent", f"${report.cost_usd:.4f}{cap}")]
+    prices = " at batch prices" if report.batch else ""
+    rows: list[tuple[str, Any]] = [("spent", f"${report.cost_usd:.4f}{prices}{cap}")]
     if report.max_cost_usd is not None:
         rows.append(("left for a later run", report.left))
     return rows

@@ -145,8 +145,9 @@ class Journal(llm_journal.Journal):
 
     # -- writes -------------------------------------------------------------------------
 
-    def record(self, records: list[Record]) -> None:
-        """Insert or update rows, in one transaction."""
+    def record(self, records: list[Record], consumed: Iterable[str] = ()) -> None:
+        """Insert or update rows and mark the batch requests (custom ids) whose results they
+        hold as consumed, in one transaction."""
         now = llm_journal.now()
         rows = [
             {
@@ -178,11 +179,20 @@ class Journal(llm_journal.Journal):
             "updated_at",
         ]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2 + len(IDENTITY_COLUMNS) :])
-        self._write(
-            f"INSERT INTO items ({', '.join(columns)}, attempts) "
-            f"VALUES ({', '.join(':' + c for c in columns)}, 1) "
-            f"ON CONFLICT(key) DO UPDATE SET {updates}, attempts = items.attempts + 1",
-            rows,
+        self._write_all(
+            [
+                (
+                    f"INSERT INTO items ({', '.join(columns)}, attempts) "
+                    f"VALUES ({', '.join(':' + c for c in columns)}, 1) "
+                    f"ON CONFLICT(key) DO UPDATE SET {updates}, attempts = items.attempts + 1",
+                    rows,
+                ),
+                (
+                    "UPDATE batch_requests SET state = 'consumed', payload = NULL "
+                    "WHERE custom_id = ? AND state IN ('answered', 'errored')",
+                    [(custom_id,) for custom_id in dict.fromkeys(consumed)],
+                ),
+            ]
         )
 
     def mark(self, keys: Iterable[str], status: str) -> None:

@@ -55,11 +55,19 @@ class GenerateOptions(BaseModel):
     dry_run: bool = False
     expected_output_tokens: int = Field(80, ge=1)  # per output, for the dry-run estimate
     max_cost_usd: float | None = Field(None, gt=0.0)  # no request once it could pass this
+    # Batch mode: the requests go through the provider's batch API (half price, within 24 h).
+    batch: bool = False
+    collect: bool = False  # batch mode sending nothing new: collect what earlier runs sent
+    poll_s: float = Field(30.0, gt=0.0)  # seconds between looks at the batches in flight
+    batch_size: int = Field(10_000, ge=1, le=50_000)  # requests per batch (both APIs' limit)
 
     @model_validator(mode="before")
     @classmethod
     def _provider_defaults(cls, values: Any) -> Any:
-        return with_provider_defaults(values, "provider")
+        values = with_provider_defaults(values, "provider")
+        if isinstance(values, dict) and values.get("collect"):
+            values = {**values, "batch": True}
+        return values
 
     def provider_config(self) -> ProviderConfig:
         return ProviderConfig(
@@ -104,6 +112,9 @@ class GenerateReport(BaseModel):
     failed: int = 0
     superseded: int = 0
     left: int = 0  # not asked for: the spend cap was reached (a re-run with a higher cap does them)
+    batch: bool = False  # sent through a batch API: costs are at batch prices
+    batches: int = 0  # batches this run submitted
+    resubmitted: int = 0  # requests sent again after they expired or failed on the server's side
     cost_usd: float | None = None  # spent by this run at the config's price; None without one
     max_cost_usd: float | None = None
     prompt_tokens: int = 0
@@ -127,3 +138,20 @@ class GenerateProgress:
     already_done: int = 0
     concurrency: int = 0  # calls allowed in flight now (adaptive, at most the ceiling -c)
     cost_usd: float | None = None  # spent so far, when the config prices the model
+    batches: int = 0  # batch mode: batches in flight
+    waiting: int = 0  # batch mode: requests in those batches
+
+
+class BatchStatus(BaseModel):
+    """One batch as the journal knows it (``generate --batch --status``)."""
+
+    id: str
+    remote_id: str | None  # the server's id; None until it confirmed creating the batch
+    provider: str
+    model: str
+    state: str  # submitting, submitted, ended, lost
+    submitted: int
+    done: int
+    failed: int  # refused, or expired/failed on the server's side (sent again)
+    pending: int
+    created_at: str

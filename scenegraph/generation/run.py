@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from ..graph.base import Store
 from ..graph.batch import GraphBatch
 from ..graph.generation import existing_expressions, supersede
 from ..llm.base import Ask, Completion, Provider
+from ..llm.batch import BatchClient, make_batch_client
 from ..llm.concurrency import AdaptiveConcurrency
 from ..llm.cost import Budget, Price, TokenCounter, prompt_tokens, token_counter
 from ..llm.journal import JOURNAL_FILE
@@ -73,6 +74,7 @@ async def agenerate(
     slots = plan_slots(config, options)
     prompts = Prompts(options.templates)
     provider = make_provider(options.provider_config())
+    batches = make_batch_client(provider) if options.batch else None
     price = price_of(config, provider, options)
     count = token_counter(provider.model)
     params = (
@@ -96,13 +98,15 @@ async def agenerate(
             stale=triage.stale,
             pending=len(triage.todo) + len(triage.written),
             max_cost_usd=options.max_cost_usd,
+            batch=options.batch,
         )
         requests = group_requests(triage.todo, options)
         report.requests = len(requests)
         if options.dry_run:
             report.estimate = estimate(requests, prompts, options, price, count)
         else:
-            runner = Runner(store, journal, provider, prompts, options, recipe, report, progress)
+            args = (store, journal, provider, prompts, options, recipe, report, progress)
+            runner = Runner(*args) if batches is None else _batch_runner(args, batches)
             await runner.priced(price, count).run(requests, triage.written)
     finally:
         journal.close()
@@ -111,16 +115,25 @@ async def agenerate(
     return report
 
 
+def _batch_runner(args: tuple, batches: BatchClient) -> Runner:
+    from .batch_run import BatchRunner  # it builds on Runner
+
+    return BatchRunner(*args, batches=batches)
+
+
 def price_of(
     config: GenerationConfig, provider: Provider, options: GenerateOptions
 ) -> Price | None:
-    """What the provider's model costs: nothing to count for a provider that sends nothing (the
-    template one); a spend cap needs the config to price the model (``ConfigError``)."""
+    """What the provider's model costs (at batch prices in batch mode): nothing to count for a
+    provider that sends nothing (the template one); a spend cap needs the config to price the
+    model (``ConfigError``)."""
     if not provider.reads_prompt:
         return None
     if options.max_cost_usd is not None:
-        return config.price(provider.model)
-    return config.prices.get(provider.model)
+        price: Price | None = config.price(provider.model)
+    else:
+        price = config.prices.get(provider.model)
+    return price.batched() if price is not None and options.batch else price
 
 
 # -- what is left to do -------------------------------------------------------------------
@@ -211,6 +224,7 @@ class Outcome:
     reason: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     latency_s: float = 0.0
+    request_key: str | None = None  # batch mode: the custom id whose result this is
 
 
 class Runner:
@@ -263,13 +277,15 @@ class Runner:
             raise self.fatal
 
     async def _loop(self, requests: list[tuple[Subject, list[Item]]]) -> None:
+        await self._writing(lambda queue: self._ask_all(requests, queue))
+
+    async def _ask_all(
+        self, requests: list[tuple[Subject, list[Item]]], queue: asyncio.Queue[list[Outcome] | None]
+    ) -> None:
         """``concurrency`` workers take requests from one iterator until it is empty or the
         run must stop; a worker starts its next request the moment one ends (its calls wait
         for a place under the adaptive level). Once the spend cap is reached, what remains is
         counted as left, not rendered or asked."""
-        # Bounded: a fast provider (the template one) would otherwise queue every answer of the
-        # run in memory while the writer catches up (3 GB at 1,000,000 expressions).
-        queue: asyncio.Queue[list[Outcome] | None] = asyncio.Queue(QUEUED_REQUESTS)
         pending = iter(requests)
 
         async def worker() -> None:
@@ -281,8 +297,18 @@ class Runner:
                     continue
                 await self._request(subject, items, queue)
 
+        await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
+
+    async def _writing(
+        self, produce: Callable[[asyncio.Queue[list[Outcome] | None]], Awaitable[None]]
+    ) -> None:
+        """Run ``produce`` (which puts outcomes on the queue) beside the writer."""
+        # Bounded: a fast provider (the template one) would otherwise queue every answer of the
+        # run in memory while the writer catches up (3 GB at 1,000,000 expressions).
+        queue: asyncio.Queue[list[Outcome] | None] = asyncio.Queue(QUEUED_REQUESTS)
+
         async def feed() -> None:
-            await asyncio.gather(*(worker() for _ in range(self.options.concurrency)))
+            await produce(queue)
             await queue.put(None)  # the end marker
 
         feeding = asyncio.ensure_future(feed())
@@ -438,7 +464,9 @@ class Runner:
         while not finished:
             outcomes, finished = await self._collect(queue, GRAPH_S if unstored else None)
             if outcomes:
-                await self._in_thread(self.journal.record, [self._record(o) for o in outcomes])
+                consumed = [o.request_key for o in outcomes if o.request_key]
+                records = [self._record(o) for o in outcomes]
+                await self._in_thread(self.journal.record, records, consumed)
                 ready = [(o.item, o.expression) for o in outcomes if o.expression is not None]
                 oldest = oldest if unstored else time.monotonic()
                 unstored += ready
@@ -545,8 +573,13 @@ class Runner:
                 already_done=r.already_done,
                 concurrency=self.limit.level,
                 cost_usd=self._spent(),
+                **self._progress_extra(),
             )
         )
+
+    def _progress_extra(self) -> dict[str, int]:
+        """What a kind of run adds to its progress (batch mode: batches in flight)."""
+        return {}
 
     def _spent(self) -> float | None:
         """This run's spend so far at the model's price (usage as the provider reported it)."""

@@ -80,19 +80,26 @@ class AnthropicProvider(RemoteProvider[anthropic.AsyncAnthropic]):
             settings=settings,
         )
 
-    async def complete(self, ask: Ask) -> Completion:
+    def body(self, ask: Ask) -> dict[str, Any]:
+        """The Messages API request for ``ask``: what ``complete`` sends, and the ``params`` of
+        each request of a batch (``anthropic_batch``)."""
         system, messages = split_system(ask.messages)
-        forced = self._settings["json_mode"]
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": self._settings["max_tokens"],
+        }
+        if system:
+            body["system"] = system
+        if self._settings["json_mode"]:  # the forced tool
+            body["tools"] = [outputs_tool(ask.keys)]
+            body["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+        return body
+
+    async def complete(self, ask: Ask) -> Completion:
         started = time.perf_counter()
         try:
-            response = await self._connect().messages.create(
-                model=self.model,
-                messages=messages,
-                max_tokens=self._settings["max_tokens"],
-                system=system or anthropic.omit,
-                tools=[outputs_tool(ask.keys)] if forced else anthropic.omit,
-                tool_choice={"type": "tool", "name": TOOL_NAME} if forced else anthropic.omit,
-            )
+            response = await self._connect().messages.create(**self.body(ask))
         except anthropic.AnthropicError as exc:
             raise self._translate(exc) from None
         usage = response.usage

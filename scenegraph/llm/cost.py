@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .base import Messages
 
@@ -38,15 +38,22 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 
 class Price(BaseModel):
-    """US dollars per million tokens."""
+    """US dollars per million tokens, at the list price; ``batch`` is the share of it that a
+    request sent through a provider's batch API costs (both OpenAI's Batch API and Anthropic's
+    Message Batches bill half the list price)."""
 
     model_config = ConfigDict(extra="forbid")
 
     input: float
     output: float
+    batch: float = Field(0.5, gt=0.0, le=1.0)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.input + completion_tokens * self.output) / 1e6
+
+    def batched(self) -> Price:
+        """This price for requests sent in a batch."""
+        return Price(input=self.input * self.batch, output=self.output * self.batch, batch=1.0)
 
 
 def token_counter(model: str) -> TokenCounter:
@@ -125,6 +132,17 @@ class Budget:
             self._settled.clear()
             await self._settled.wait()
         if self.closed:
+            return None
+        self.held_usd += usd
+        self.in_flight += 1
+        return usd
+
+    def try_hold(self, messages: Messages) -> float | None:
+        """Hold the worst case of a request now, or None (nothing held) when it would pass the
+        cap: for requests sent together (a batch), whose usage is known only much later."""
+        usd = self.price.cost(prompt_tokens(messages, self.count), self.max_answer_tokens)
+        if self.closed or self.spent_usd + self.held_usd + usd > self.cap_usd:
+            self.closed = True
             return None
         self.held_usd += usd
         self.in_flight += 1

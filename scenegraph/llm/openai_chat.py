@@ -9,16 +9,13 @@ outcomes of ``base``; the API key is scrubbed from every message that leaves thi
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import openai
 
 from ..errors import ProviderError
 from .base import Ask, Completion, Rejected, Retryable
 from .http import RemoteProvider, retry_after
-
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletionMessageParam
 
 RETRYABLE = (
     openai.RateLimitError,
@@ -68,22 +65,26 @@ class OpenAIProvider(RemoteProvider[openai.AsyncOpenAI]):
             settings=settings,
         )
 
-    async def complete(self, ask: Ask) -> Completion:
-        extra: dict[str, Any] = {}
+    def body(self, ask: Ask) -> dict[str, Any]:
+        """The chat-completions request for ``ask``: what ``complete`` sends, and what a batch
+        (``openai_batch``) puts on each line."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": ask.messages,
+            "temperature": self._settings["temperature"],
+            "max_tokens": self._settings["max_tokens"],
+        }
         if self._settings["seed"] is not None:
-            extra["seed"] = self._settings["seed"]
+            body["seed"] = self._settings["seed"]
         if self._settings["json_mode"]:
-            extra["response_format"] = {"type": "json_object"}
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    async def complete(self, ask: Ask) -> Completion:
         started = time.perf_counter()
         try:
-            response = await self._connect().chat.completions.create(
-                # Plain {"role", "content"} dicts: the SDK's message TypedDicts, untyped.
-                model=self.model,
-                messages=cast("list[ChatCompletionMessageParam]", ask.messages),
-                temperature=self._settings["temperature"],
-                max_tokens=self._settings["max_tokens"],
-                **extra,
-            )
+            # The messages are plain {"role", "content"} dicts: the SDK's TypedDicts, untyped.
+            response = await self._connect().chat.completions.create(**self.body(ask))
         except openai.OpenAIError as exc:
             raise self._translate(exc) from None
         choice = response.choices[0] if response.choices else None

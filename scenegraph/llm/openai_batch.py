@@ -1,0 +1,149 @@
+"""OpenAI's Batch API: the requests as a JSONL file (``files.create``, purpose ``batch``), a
+batch over it (``batches.create``, tagged with our batch id in ``metadata``), its status
+(``batches.retrieve``), and its output and error files (``files.content``).
+
+Each line is ``{"custom_id", "method": "POST", "url": "/v1/chat/completions", "body"}`` with the
+body ``OpenAIProvider.complete`` sends. The files are read as plain JSON (orjson), not through
+the SDK's models: a result file holds up to 50,000 answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final
+
+import openai
+import orjson
+
+from .base import Completion
+from .batch import (
+    CLOCK_SLACK,
+    RETRY_STATUS,
+    BatchClient,
+    BatchProgress,
+    BatchRequest,
+    BatchResult,
+    Undecided,
+    missing_results,
+)
+from .openai_chat import OpenAIProvider
+
+ENDPOINT: Final = "/v1/chat/completions"
+METADATA_KEY = "scenegraph_batch"
+ENDED = {"completed", "expired", "failed", "cancelled"}
+RETRY_CODES = {"batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error"}
+
+
+class OpenAIBatch(BatchClient[OpenAIProvider]):
+    endpoint_name = "OpenAI Batch API"
+
+    def jsonl(self, requests: Iterable[BatchRequest]) -> bytes:
+        """The batch's input file."""
+        body = self.provider.body
+        return b"".join(
+            orjson.dumps(
+                {"custom_id": r.custom_id, "method": "POST", "url": ENDPOINT, "body": body(r.ask)}
+            )
+            + b"\n"
+            for r in requests
+        )
+
+    async def submit(self, batch_id: str, requests: list[BatchRequest]) -> str:
+        client = self.provider._connect()
+        try:
+            upload = await client.files.create(
+                file=(f"{batch_id}.jsonl", self.jsonl(requests), "application/jsonl"),
+                purpose="batch",
+            )
+            batch = await client.batches.create(
+                input_file_id=upload.id,
+                endpoint=ENDPOINT,
+                completion_window="24h",
+                metadata={METADATA_KEY: batch_id},
+            )
+        except openai.OpenAIError as exc:
+            raise self.provider._translate(exc) from None
+        return batch.id
+
+    async def find(
+        self, batch_id: str, since: datetime, custom_ids: set[str], known: set[str]
+    ) -> str | Undecided | None:
+        """The batch whose metadata carries ``batch_id``, among those created since (the list
+        is newest first)."""
+        oldest = (since - CLOCK_SLACK).timestamp()
+        try:
+            async for batch in self.provider._connect().batches.list(limit=100):
+                if batch.created_at < oldest:
+                    break
+                if (batch.metadata or {}).get(METADATA_KEY) == batch_id:
+                    return batch.id
+        except openai.OpenAIError as exc:
+            raise self.provider._translate(exc) from None
+        return None
+
+    async def progress(self, remote_id: str) -> BatchProgress:
+        try:
+            batch = await self.provider._connect().batches.retrieve(remote_id)
+        except openai.OpenAIError as exc:
+            raise self.provider._translate(exc) from None
+        counts = batch.request_counts
+        return BatchProgress(
+            status=batch.status,
+            ended=batch.status in ENDED,
+            done=counts.completed if counts else 0,
+            failed=counts.failed if counts else 0,
+            total=counts.total if counts else 0,
+        )
+
+    async def results(self, remote_id: str, custom_ids: set[str]) -> list[BatchResult]:
+        client = self.provider._connect()
+        try:
+            batch = await client.batches.retrieve(remote_id)
+            files = [f for f in (batch.output_file_id, batch.error_file_id) if f]
+            contents = [(await client.files.content(f)).content for f in files]
+        except openai.OpenAIError as exc:
+            raise self.provider._translate(exc) from None
+        if batch.status == "failed" and not files:  # refused whole, e.g. an invalid input file
+            errors = batch.errors.data if batch.errors and batch.errors.data else []
+            why = "; ".join(f"{e.code}: {e.message}" for e in errors) or "the batch failed"
+            return [BatchResult(cid, error=f"batch {remote_id}: {why}") for cid in custom_ids]
+        results = [r for content in contents for r in parse_results(content)]
+        seen = {r.custom_id for r in results}
+        return [r for r in results if r.custom_id in custom_ids] + missing_results(
+            custom_ids, seen, f"batch {remote_id} {batch.status} before answering it"
+        )
+
+
+def parse_results(content: bytes) -> Iterable[BatchResult]:
+    """The results in an output or error file, a line each (blank lines skipped)."""
+    for line in content.splitlines():
+        if line.strip():
+            yield result_of(orjson.loads(line))
+
+
+def result_of(line: dict[str, Any]) -> BatchResult:
+    """One line of an output or error file as a result."""
+    custom_id = line["custom_id"]
+    response = line.get("response") or {}
+    status = response.get("status_code", 0)
+    error = line.get("error") or (response.get("body") or {}).get("error")
+    if status == 200 and not error:
+        return BatchResult(custom_id, completion_of(response["body"]))
+    code = (error or {}).get("code") or str(status)
+    message = (error or {}).get("message") or "no answer"
+    retry = code in RETRY_CODES or status in RETRY_STATUS or status >= 500
+    return BatchResult(custom_id, error=f"{code}: {message}", retry=retry)
+
+
+def completion_of(body: dict[str, Any]) -> Completion:
+    """A chat completion's JSON as a ``Completion``."""
+    choices = body.get("choices") or [{}]
+    usage = body.get("usage") or {}
+    return Completion(
+        text=(choices[0].get("message") or {}).get("content") or "",
+        finish_reason=choices[0].get("finish_reason"),
+        prompt_tokens=usage.get("prompt_tokens", 0),
+        completion_tokens=usage.get("completion_tokens", 0),
+        latency_s=0.0,
+    )
