@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 _FENCE = re.compile(r"```[a-zA-Z]*")
 _DECODER = json.JSONDecoder()
 
@@ -49,7 +51,19 @@ def parse_outputs(content: str | None, keys: list[str], finish_reason: str | Non
 
 
 def first_json_value(content: str) -> Any:
-    """The first JSON object or list that decodes in ``content`` (fences and chatter ignored)."""
+    """The first JSON object or list that decodes in ``content`` (fences and chatter ignored).
+
+    An answer that is one JSON object or list and nothing else (what JSON mode gives) is read
+    with orjson in one call; anything else, or what orjson refuses (NaN, lone surrogates, huge
+    integers), goes through the tolerant scan."""
+    if content[:1] in ("{", "["):
+        try:
+            value = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(value, (dict, list)):
+                return value
     text = _FENCE.sub("", content)
     for start, char in enumerate(text):
         if char in "{[":
