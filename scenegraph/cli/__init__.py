@@ -112,4 +112,4 @@ def main() -> None:
 
 
 # Command modules: importing one adds its commands to `cli`.
-from . import check, demo, embed, export, generate, graph, serve  # noqa: E402,F401
+from . import check, demo, embed, evaluate, export, generate, graph, serve, train  # noqa: E402,F401
