@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -175,6 +176,24 @@ def _names(value: str | None) -> list[str] | None:
     f"with a higher cap does the rest. {_default('max_cost_usd')}",
 )
 @click.option(
+    "--focus",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="EVAL.json",
+    help="Plan only more expressions in the style × register × tone cells an evaluation "
+    "(`evaluate --out`) scored lowest, scenes near its weakest trees first; its held-out "
+    "scenes are left out.",
+)
+@click.option(
+    "--focus-below",
+    type=click.FloatRange(0, 1, min_open=True),
+    help=f"With --focus: a cell whose mean score is under this is weak. {_default('focus_below')}",
+)
+@click.option(
+    "--focus-budget",
+    type=click.IntRange(min=1),
+    help=f"With --focus: the most expressions planned. {_default('focus_budget')}",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     default=None,
@@ -227,6 +246,7 @@ def generate(ctx: click.Context, as_json: bool, show_status: bool, **given: Any)
           --model qwen2.5-7b --archetype порог --tones медитативно -c 32
       scenegraph generate --walk --walk-length 3 --dry-run
       scenegraph generate --batch --model gpt-4o-mini     # then, later: --batch --collect
+      scenegraph generate --focus lora.json --focus-budget 500   # after `evaluate --out`
     """
     from ..generation import generate as run_generation
 
@@ -354,6 +374,8 @@ def _print_report(report) -> None:
             ("seconds", f"{report.elapsed_s:.1f}"),
         ]
     print_table(["", "dry run" if report.dry_run else "generate"], rows)
+    if report.focus:
+        _print_focus(report.focus)
     if report.left:
         err_console.print(
             f"the spend cap was reached: {report.left} items left; run again with a higher "
@@ -367,6 +389,26 @@ def _print_report(report) -> None:
             ((", ".join(f.scene_ids), f.slot, f.reason) for f in report.failures),
             title=f"failed ({report.failed}; run again to retry them)",
         )
+
+
+def _print_focus(focus) -> None:
+    print_table(
+        ["cell", "score", "evaluated items"],
+        ((c.cell, f"{c.score:.1%}", c.items) for c in focus.cells),
+        title=f"focus: {focus.planned} of at most {focus.budget} planned in the cells under "
+        f"{focus.below:g} of {focus.evaluation}",
+    )
+    notes = []
+    if focus.archetypes:
+        trees = ", ".join(t.cell for t in focus.trees)
+        notes.append(
+            f"scenes evoking {', '.join(focus.archetypes[:8])} (weakest trees: "
+            f"{trees}) came first; {focus.held_out} held-out scenes left out"
+        )
+    if focus.skipped:
+        notes.append(f"cells the config has no voices for: {', '.join(focus.skipped)}")
+    for note in notes:
+        err_console.print(f"focus: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _batch_rows(report) -> list[tuple[str, Any]]:

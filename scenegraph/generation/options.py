@@ -55,6 +55,10 @@ class GenerateOptions(BaseModel):
     dry_run: bool = False
     expected_output_tokens: int = Field(80, ge=1)  # per output, for the dry-run estimate
     max_cost_usd: float | None = Field(None, gt=0.0)  # no request once it could pass this
+    # Focus: more expressions in the cells an evaluation (`evaluate --out`) scored lowest.
+    focus: Path | None = None
+    focus_below: float = Field(0.5, gt=0.0, le=1.0)  # a cell's mean score under this is weak
+    focus_budget: int = Field(1_000, ge=1)  # the most items a focused plan holds
     # Batch mode: the requests go through the provider's batch API (half price, within 24 h).
     batch: bool = False
     collect: bool = False  # batch mode sending nothing new: collect what earlier runs sent
@@ -97,6 +101,27 @@ class Failure(BaseModel):
     reason: str
 
 
+class FocusCell(BaseModel):
+    cell: str
+    score: float
+    items: int  # evaluated items behind the score
+
+
+class FocusSummary(BaseModel):
+    """What a focused run took from the evaluation (in the run's report)."""
+
+    evaluation: str
+    variant: str
+    below: float
+    cells: list[FocusCell]  # weakest first: the cells planned
+    skipped: list[str]  # weak cells whose voices the generation config does not have
+    trees: list[FocusCell]  # the weakest trees, whose archetypes came first
+    archetypes: list[str]
+    held_out: int  # scenes of the evaluation left out of the plan
+    budget: int
+    planned: int = 0
+
+
 class GenerateReport(BaseModel):
     provider: str
     model: str
@@ -111,6 +136,7 @@ class GenerateReport(BaseModel):
     generated: int = 0
     failed: int = 0
     superseded: int = 0
+    focus: FocusSummary | None = None  # what --focus took from the evaluation
     left: int = 0  # not asked for: the spend cap was reached (a re-run with a higher cap does them)
     batch: bool = False  # sent through a batch API: costs are at batch prices
     batches: int = 0  # batches this run submitted

@@ -16,7 +16,7 @@ import functools
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, SceneGraphError
 from ..graph.base import Store
@@ -35,6 +35,9 @@ from .walks import (
     semantic_neighbours,
 )
 
+if TYPE_CHECKING:
+    from .focus import Focus
+
 RESONATING_IN_CONTEXT = 3
 
 
@@ -45,15 +48,19 @@ class Slot:
     tone: Voice | None
     form: Voice
     target: str | None
+    # Another expression in the same voice (``generate --focus``); named only when set, so
+    # the slots of plain runs keep their ids.
+    variant: str | None = None
 
     def names(self) -> dict[str, str | None]:
-        return {
+        names = {
             "style": _name(self.style),
             "register": _name(self.register),
             "tone": _name(self.tone),
             "form": self.form.name,
             "target": self.target,
         }
+        return names | {"variant": self.variant} if self.variant else names
 
     @functools.cached_property
     def key(self) -> str:
@@ -105,16 +112,26 @@ class Plan:
     items: list[Item]
 
 
-def build_plan(store: Store, options: GenerateOptions, slots: list[Slot], recipe: Recipe) -> Plan:
-    """Every subject the options select × every slot, with keys (nothing is sent or written)."""
+def build_plan(
+    store: Store,
+    options: GenerateOptions,
+    slots: list[Slot],
+    recipe: Recipe,
+    focus: Focus | None = None,
+) -> Plan:
+    """Every subject the options select × every slot, with keys (nothing is sent or written).
+    A ``focus`` orders and cuts the scenes, and keeps its budget of items."""
     scene_ids = select_scenes(store, options)
+    if focus is not None:
+        per_scene = len(slots) * (options.walks_per_scene if options.walk else 1)
+        scene_ids = focus.scene_ids(store, scene_ids, per_scene)
     graph = scene_graph(store)
     if options.walk:
         subjects = passage_subjects(store, graph, scene_ids, options)
     else:
         subjects = scene_subjects(store, graph, scene_ids, options)
     items = [make_item(subject, slot, recipe) for subject in subjects for slot in slots]
-    return Plan(recipe, items)
+    return Plan(recipe, focus.trim(items, scene_ids) if focus is not None else items)
 
 
 def make_item(subject: Subject, slot: Slot, recipe: Recipe) -> Item:

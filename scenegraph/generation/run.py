@@ -36,6 +36,7 @@ from ..llm.providers import make_provider
 from ..llm.retry import GaveUp, Wait, call_with_retries, policy_of
 from ..models import Expression
 from .config import GenerationConfig, load_config
+from .focus import read_focus
 from .journal import Entry, Journal, Record
 from .options import Estimate, Failure, GenerateOptions, GenerateProgress, GenerateReport
 from .plan import Item, Plan, Recipe, Subject, build_plan, plan_slots
@@ -71,7 +72,8 @@ async def agenerate(
     started = time.perf_counter()
     options = options or GenerateOptions()
     config = load_config(options.config)
-    slots = plan_slots(config, options)
+    focus = read_focus(options.focus, store, config, options) if options.focus else None
+    slots = focus.slots if focus else plan_slots(config, options)
     prompts = Prompts(options.templates)
     provider = make_provider(options.provider_config())
     batches = make_batch_client(provider) if options.batch else None
@@ -84,7 +86,7 @@ async def agenerate(
     )
     template_hash = prompts.hash(template_names(provider.reads_prompt))
     recipe = Recipe(provider.name, provider.model, template_hash, params)
-    plan = build_plan(store, options, slots, recipe)
+    plan = build_plan(store, options, slots, recipe, focus)
     journal = Journal(store.data_dir / JOURNAL_FILE)
     try:
         triage = Triage.of(plan, journal, store)
@@ -99,6 +101,7 @@ async def agenerate(
             pending=len(triage.todo) + len(triage.written),
             max_cost_usd=options.max_cost_usd,
             batch=options.batch,
+            focus=focus.summary if focus else None,
         )
         requests = group_requests(triage.todo, options)
         report.requests = len(requests)
