@@ -26,13 +26,12 @@ from click.testing import CliRunner
 
 from chat_server import ChatServer
 from conftest import ROOT, require
+from offline_page import ARTIFACTS, render_offline
 from scenegraph.cli import cli
 from scenegraph.evaluate import EvaluateOptions, evaluate_export, write_report
 from scenegraph.evaluate.results import CLAIMS, EvaluationReport
 from scenegraph.export import ExportOptions, export_dataset
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "artifacts"
 KEY = "sk-test-evaluate"
 
 
@@ -189,33 +188,11 @@ def test_the_command_line_writes_json_and_compares_runs(exported, calibration, t
 
 
 def test_the_report_renders_offline_in_headless_chromium(calibration, tmp_path):
-    require(CHROMIUM.exists(), "Chromium is missing: run scripts/install-browser.sh")
-    require(importlib.util.find_spec("playwright"), "Playwright for Python is not installed")
-    from playwright.sync_api import sync_playwright
-
     runs = [calibration["reference"][0], calibration["template"][0]]
-    page_url = write_report(tmp_path / "report.html", runs).resolve().as_uri()
-    attempted, errors = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.route("**/*", lambda route: route.continue_()
-                       if route.request.url == page_url else
-                       (attempted.append(route.request.url), route.abort()))
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(page_url)
-            plots = page.locator("svg.plot").count()
-            sizes = page.eval_on_selector_all(
-                "svg.plot", "nodes => nodes.map(n => n.getBoundingClientRect().height)")
-            claims_text = page.inner_text("#claims")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "evaluate-report.png"), full_page=True)
-        finally:
-            browser.close()
+    page = render_offline(write_report(tmp_path / "report.html", runs), "#claims",
+                          "evaluate-report.png")
+    attempted, errors, plots, sizes, claims_text = (
+        page.attempted, page.errors, page.plots, page.sizes, page.text)
     assert attempted == [] and errors == []
     assert plots >= 9 and min(sizes) > 50  # a bar chart and two grids per claim
     for run in runs:

@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 import scenegraph.cli.check  # noqa: F401  (registers `check` on the group)
-from conftest import ROOT, SEEDS, require
+from conftest import SEEDS, require
+from offline_page import ARTIFACTS, render_offline
 from scenegraph.graph.batch import GraphBatch
 from scenegraph.cli import cli
 from scenegraph.load import load_corpus
@@ -28,8 +29,6 @@ from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.vectors import embed_store
 from test_quality_rules import quality_cases
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "artifacts"
 CASES = quality_cases()
 SOURCE_COMMENTARY = "Сцена инверсии: фронтальный переход с фазовым напряжением"
 
@@ -164,32 +163,9 @@ def test_compression_to_half_keeps_every_scene_and_style_and_reports_diversity(c
 
 def test_the_report_renders_offline_in_headless_chromium(checked):
     _, report = checked
-    require(CHROMIUM.exists(), "Chromium is missing: run scripts/install-browser.sh")
-    require(importlib.util.find_spec("playwright"), "Playwright for Python is not installed")
-    from playwright.sync_api import sync_playwright
-
-    page_url = Path(report.report_file).resolve().as_uri()
-    attempted, errors = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.route("**/*", lambda route: route.continue_()
-                       if route.request.url == page_url else
-                       (attempted.append(route.request.url), route.abort()))
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(page_url)
-            plots = page.locator("svg.plot").count()
-            sizes = page.eval_on_selector_all(
-                "svg.plot", "nodes => nodes.map(n => n.getBoundingClientRect().height)")
-            metrics_text = page.inner_text("#metrics")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "quality-report.png"), full_page=True)
-        finally:
-            browser.close()
+    page = render_offline(Path(report.report_file), "#metrics", "quality-report.png")
+    attempted, errors, plots, sizes, metrics_text = (
+        page.attempted, page.errors, page.plots, page.sizes, page.text)
     assert attempted == [] and errors == []
     assert plots >= 7 and min(sizes) > 50  # histograms, coverage, recoverability, the map
     recover = report.metrics.recoverability
