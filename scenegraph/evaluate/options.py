@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..export.options import Direction
-from ..llm.providers import ProviderConfig, ProviderName, with_provider_defaults
+from ..llm.providers import ProviderConfig, ProviderName, config_of, with_provider_defaults
 
 JOURNAL_SUFFIX = ".evaluate.sqlite"
 
@@ -90,17 +90,7 @@ class EvaluateOptions(BaseModel):
     def provider_config(self) -> ProviderConfig:
         """The generation layer's provider these options name."""
         assert self.provider is not None
-        return ProviderConfig(
-            name=self.provider,
-            model=self.model,
-            base_url=self.base_url,
-            api_key_env=self.api_key_env,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            seed=self.seed,
-            json_mode=self.json_mode,
-            timeout_s=self.timeout_s,
-        )
+        return config_of(self, self.provider)
 
     def journal_path(self, export_dir: Path) -> Path:
         folder = Path(export_dir).resolve()

@@ -53,6 +53,24 @@ class ProviderConfig(BaseModel):
         return with_provider_defaults(values, "name")
 
 
+# The fields a run's options (generate's, evaluate's) share with ProviderConfig, by name.
+SHARED_FIELDS = (
+    "model",
+    "base_url",
+    "api_key_env",
+    "temperature",
+    "max_tokens",
+    "seed",
+    "json_mode",
+    "timeout_s",
+)
+
+
+def config_of(options: Any, name: ProviderName, **more: Any) -> ProviderConfig:
+    """The provider config of an options model that has the ``SHARED_FIELDS``."""
+    return ProviderConfig(name=name, **{f: getattr(options, f) for f in SHARED_FIELDS}, **more)
+
+
 def make_provider(config: ProviderConfig) -> Provider:
     """The provider the config names; a remote one takes its key from the environment
     (a dry run, which sends nothing, needs none). Connects on first use, not here."""
