@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from ..errors import ConfigError
 from ..quality.plots import bars, heatmap
+from ..quality.report import html_templates
 from .results import CLAIM_TITLES, CLAIMS, EvaluationReport
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -34,21 +34,18 @@ def read_results(paths: list[Path]) -> list[EvaluationReport]:
 
 def write_report(path: Path, runs: list[EvaluationReport]) -> Path:
     """Render the runs to ``path`` (folders made as needed); returns the path."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     names = run_names(runs)
-    html = env.get_template("evaluate.html.j2").render(
-        runs=list(zip(names, runs)),
-        claims=CLAIMS,
-        titles=CLAIM_TITLES,
-        plots=_plots(names, runs),
-        examples=EXAMPLES,
-        made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    html = (
+        html_templates(TEMPLATES)
+        .get_template("evaluate.html.j2")
+        .render(
+            runs=list(zip(names, runs)),
+            claims=CLAIMS,
+            titles=CLAIM_TITLES,
+            plots=_plots(names, runs),
+            examples=EXAMPLES,
+            made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

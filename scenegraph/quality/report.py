@@ -22,24 +22,32 @@ LIST_LIMIT = 300  # rows of the failure and linkage tables at most
 NONE = "—"
 
 
-def write_report(
-    path: Path, report: CheckReport, data: CheckData, results: dict[str, dict[str, RuleResult]]
-) -> Path:
-    """Render the report to ``path`` (folders made as needed); returns the path."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+def html_templates(folder: Path) -> Environment:
+    """The templates of an offline HTML report: escaped, strict about missing values."""
+    return Environment(
+        loader=FileSystemLoader(folder),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    html = env.get_template("report.html.j2").render(
-        report=report,
-        titles=RULE_TITLES,
-        plots=_plots(report, data, results),
-        failures=_failures(data, results),
-        made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        limit=LIST_LIMIT,
+
+
+def write_report(
+    path: Path, report: CheckReport, data: CheckData, results: dict[str, dict[str, RuleResult]]
+) -> Path:
+    """Render the report to ``path`` (folders made as needed); returns the path."""
+    html = (
+        html_templates(TEMPLATES)
+        .get_template("report.html.j2")
+        .render(
+            report=report,
+            titles=RULE_TITLES,
+            plots=_plots(report, data, results),
+            failures=_failures(data, results),
+            made=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            limit=LIST_LIMIT,
+        )
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
