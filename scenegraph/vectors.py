@@ -2,16 +2,18 @@
 
 Each index is one file, ``<store.data_dir>/vectors/<kind>.npz``: the FAISS index, the graph id
 and content hash of every row (row i of the index is ``ids[i]``), and metadata (the model's
-name, the dimension, the index type). Rows are L2-normalised, so inner product is cosine. Below
-``hnsw_threshold`` rows the index is exact (``IndexFlatIP``); from there on it is HNSW.
+name, the backend that ran it, the dimension, the index type). Rows are L2-normalised, so
+inner product is cosine. Below ``hnsw_threshold`` rows the index is exact (``IndexFlatIP``);
+from there on it is HNSW.
 
 Saving is atomic: the new file is written beside the old one, flushed to disk and renamed over
 it, so a crash mid-save leaves the previous index whole and usable.
 
 ``embed_store`` embeds only what is new or changed since the last run — decided by a hash of
 the text that gets embedded — drops what left the graph, and embeds everything again when the
-model changes. ``plan_embed`` is its first half, for callers that want the amount of work up
-front (a progress bar's total).
+model or its backend changes (their vectors differ slightly; one index never mixes them).
+``plan_embed`` is its first half, for callers that want the amount of work up front (a progress
+bar's total).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from typing import Any, BinaryIO, Literal, NamedTuple, cast
 
 import faiss
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
-from .embedding import DEFAULT_BATCH_SIZE, Embedder, default_embedder
+from .embedding import DEFAULT_BATCH_SIZE, OPENAI_PREFIX, Embedder, default_embedder
 from .errors import ConfigError, VectorIndexError
 from .graph.base import Progress, Store
 from .models import COMPONENT_KINDS, Scene
@@ -94,10 +96,20 @@ SOURCES: dict[str, Callable[[Store], list[Item]]] = {
 class IndexMeta(BaseModel):
     kind: Kind
     model: str
+    backend: str | None  # embedding.BACKENDS; None for a remote endpoint
     dimension: int
     index_type: IndexType
     count: int
     format: int = FORMAT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _before_backends(cls, data: Any) -> Any:
+        """Indexes written before backends existed ran local models on torch."""
+        if isinstance(data, dict) and "backend" not in data:
+            remote = str(data.get("model", "")).startswith(OPENAI_PREFIX)
+            data = {**data, "backend": None if remote else "torch"}
+        return data
 
 
 def index_type_for(count: int, hnsw_threshold: int = HNSW_THRESHOLD) -> IndexType:
@@ -135,12 +147,18 @@ class VectorIndex:
         hashes: list[str],
         vectors: np.ndarray,
         hnsw_threshold: int = HNSW_THRESHOLD,
+        backend: str | None = None,
     ) -> VectorIndex:
         index_type = index_type_for(len(ids), hnsw_threshold)
         index = _new_faiss_index(index_type, dimension)
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         meta = IndexMeta(
-            kind=kind, model=model, dimension=dimension, index_type=index_type, count=len(ids)
+            kind=kind,
+            model=model,
+            backend=backend,
+            dimension=dimension,
+            index_type=index_type,
+            count=len(ids),
         )
         return cls(meta, list(ids), list(hashes), index)
 
@@ -318,6 +336,7 @@ class KindReport(BaseModel):
 
 class EmbedReport(BaseModel):
     model: str
+    backend: str | None
     dimension: int
     kinds: list[KindReport]
 
@@ -360,14 +379,15 @@ class KindPlan:
         return np.zeros((0, dimension), dtype=np.float32)
 
     def updated_index(
-        self, model: str, vectors: np.ndarray, hnsw_threshold: int
+        self, embedder: Embedder, vectors: np.ndarray, hnsw_threshold: int
     ) -> VectorIndex | None:
         """The index after this run, or None when the one on disk is already right."""
         previous = self.previous
         ids, hashes = [i.id for i in self.todo], [i.hash for i in self.todo]
+        model, backend = embedder.name, embedder.backend
         if previous is None:
             return VectorIndex.build(
-                self.kind, model, vectors.shape[1], ids, hashes, vectors, hnsw_threshold
+                self.kind, model, vectors.shape[1], ids, hashes, vectors, hnsw_threshold, backend
             )
         same_type = previous.meta.index_type == index_type_for(len(self.items), hnsw_threshold)
         if same_type and not self.removed and not self.changed:
@@ -382,6 +402,7 @@ class KindPlan:
             kept_hashes + hashes,
             np.vstack([previous.vectors(kept), vectors]),
             hnsw_threshold,
+            backend,
         )
 
     def report(self, index: VectorIndex, written: bool) -> KindReport:
@@ -422,14 +443,19 @@ class EmbedPlan:
         reports, dimension = [], 0
         for plan in self.kinds:
             vectors = plan.embed(self.embedder, batch_size, progress)
-            index = plan.updated_index(self.embedder.name, vectors, hnsw_threshold)
+            index = plan.updated_index(self.embedder, vectors, hnsw_threshold)
             if index is not None:
                 _save(self.store, plan.kind, index)
             # No new index means the previous one is already right, so there is one.
             final = index if index is not None else cast(VectorIndex, plan.previous)
             dimension = dimension or final.meta.dimension
             reports.append(plan.report(final, written=index is not None))
-        return EmbedReport(model=self.embedder.name, dimension=dimension, kinds=reports)
+        return EmbedReport(
+            model=self.embedder.name,
+            backend=self.embedder.backend,
+            dimension=dimension,
+            kinds=reports,
+        )
 
 
 def embed_items(
@@ -461,30 +487,46 @@ def _previous(store: Store, kind: Kind) -> tuple[VectorIndex | None, str | None]
         return None, f"the old index could not be read ({exc.__cause__ or exc})"
 
 
-def recorded_model(store: Store, kinds: Iterable[Kind] = KINDS) -> str | None:
-    """The model named by the store's existing indexes (the first kind that has one)."""
+def recorded_meta(store: Store, kinds: Iterable[Kind] = KINDS) -> IndexMeta | None:
+    """The metadata of the store's existing indexes (the first kind that has one)."""
     for kind in kinds:
         try:
-            return open_index(store, kind).meta.model
+            return open_index(store, kind).meta
         except VectorIndexError:
             continue
     return None
 
 
+def store_embedder(
+    store: Store,
+    model: str | None = None,
+    backend: str | None = None,
+    kinds: Iterable[Kind] = KINDS,
+) -> Embedder:
+    """The embedder for new vectors: each of model and backend as given, else as the store's
+    indexes recorded, else the default (the packaged model on ``DEFAULT_BACKEND``)."""
+    meta = recorded_meta(store, kinds)
+    if meta is not None and model in (None, meta.model):
+        model, backend = meta.model, backend or meta.backend
+    return default_embedder(model, backend)
+
+
 def plan_embed(
     store: Store, embedder: Embedder | None = None, kinds: Iterable[Kind] = KINDS
 ) -> EmbedPlan:
-    """Compare the graph with the indexes on disk. Without an embedder, the model the indexes
-    were built with is used (the packaged default when there are none)."""
+    """Compare the graph with the indexes on disk. Without an embedder, the model and backend
+    the indexes were built with are used (the defaults when there are none)."""
     kinds = list(dict.fromkeys(kinds))
     if embedder is None:
-        embedder = default_embedder(recorded_model(store, kinds))
+        embedder = store_embedder(store, kinds=kinds)
     plans = []
     for kind in kinds:
         previous, unreadable = _previous(store, kind)
         plan = KindPlan(kind, SOURCES[kind](store), previous, rebuilt=unreadable)
         if previous is not None and previous.meta.model != embedder.name:
             plan.replan(f"model changed from {previous.meta.model} to {embedder.name}")
+        elif previous is not None and previous.meta.backend != embedder.backend:
+            plan.replan(f"backend changed from {previous.meta.backend} to {embedder.backend}")
         elif previous is not None and plan.todo and previous.meta.dimension != embedder.dimension:
             plan.replan(f"dimension changed from {previous.meta.dimension} to {embedder.dimension}")
         plans.append(plan)

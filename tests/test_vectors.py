@@ -13,13 +13,13 @@ import pytest
 
 from chat_server import ChatServer
 from conftest import SEEDS
-from scenegraph.embedding import Embedder, OpenAIEmbedder
+from scenegraph.embedding import PACKAGED_MODEL, Embedder, OpenAIEmbedder, default_embedder
 from scenegraph.errors import VectorIndexError
 from scenegraph.load import load_corpus
 from scenegraph.models import Component, Scene
 from scenegraph.neighbours import search
-from scenegraph.vectors import (embed_store, index_path, load_vectors, open_index, plan_embed,
-                                scene_items, scene_text)
+from scenegraph.vectors import (IndexMeta, embed_store, index_path, load_vectors, open_index,
+                                plan_embed, scene_items, scene_text, store_embedder)
 
 EDITED = {"Δ101": "An old man stands on the pier at dawn, counting the fishing boats.",
           "Δ42": "Жаркий полдень: кто-то молча входит в пустой дом."}
@@ -30,7 +30,7 @@ class Recording(Embedder):
     """A real embedder that remembers every text it was asked to embed."""
 
     def __init__(self, inner: Embedder):
-        self.inner, self.name, self.texts = inner, inner.name, []
+        self.inner, self.name, self.backend, self.texts = inner, inner.name, inner.backend, []
 
     @property
     def dimension(self) -> int:
@@ -137,6 +137,30 @@ def test_model_change_rebuilds_with_a_clear_message(seeded, endpoint):
     assert plan_embed(seeded, kinds=["scene"]).embedder.name == "openai:model-b"
     with pytest.raises(VectorIndexError, match="built with openai:model-b.*scenegraph embed"):
         search(seeded, "an old man by the sea", embedder=endpoint("model-a"))
+
+
+@pytest.mark.model
+def test_backend_change_rebuilds_and_queries_follow_the_recorded_backend(seeded, packaged):
+    embed_store(seeded, packaged, kinds=["scene"])
+    assert open_index(seeded, "scene").meta.backend == "torch"
+    report = embed_store(seeded, default_embedder(None, "onnx"), kinds=["scene"])
+    (kind,) = report.kinds
+    assert kind.rebuilt == "backend changed from torch to onnx" and kind.unchanged == 0
+    assert report.backend == "onnx" and open_index(seeded, "scene").meta.backend == "onnx"
+
+    plan = plan_embed(seeded, kinds=["scene"])  # no embedder: the recorded model and backend
+    assert (plan.embedder.name, plan.embedder.backend, plan.pending) == (PACKAGED_MODEL, "onnx", 0)
+    assert store_embedder(seeded, PACKAGED_MODEL, kinds=["scene"]).backend == "onnx"
+    hits = search(seeded, "an old man listens to the sea at dusk", k=3)
+    assert len(hits) == 3  # the query embedder is the index's: onnx, not the default
+    with pytest.raises(VectorIndexError, match="on onnx, not .* on torch.*--backend torch"):
+        search(seeded, "an old man by the sea", embedder=packaged)
+
+
+def test_indexes_from_before_backends_read_as_torch_or_remote():
+    old = {"kind": "scene", "dimension": 4, "index_type": "exact", "count": 0}
+    assert IndexMeta.model_validate({**old, "model": PACKAGED_MODEL}).backend == "torch"
+    assert IndexMeta.model_validate({**old, "model": "openai:m"}).backend is None
 
 
 def test_crash_mid_save_leaves_the_previous_index_usable(seeded, endpoint, monkeypatch):

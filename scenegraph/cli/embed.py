@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
+from ..embedding_backends import BACKENDS, DEFAULT_BACKEND
 from ..output import console, print_json, print_table
 from . import cli, json_option, open_for, progress_bar
 
@@ -36,6 +37,16 @@ def _k_option(f):
     "Env: SCENEGRAPH_EMBED_MODEL.",
 )
 @click.option(
+    "--backend",
+    envvar="SCENEGRAPH_EMBED_BACKEND",
+    default=None,
+    type=click.Choice(BACKENDS),
+    help="How a sentence-transformers model runs: torch, onnx, or onnx-int8 (ONNX files made "
+    "from the local model on first use and cached beside it). Default: the backend the "
+    f"indexes were built with, else {DEFAULT_BACKEND}. A change rebuilds the indexes. "
+    "Env: SCENEGRAPH_EMBED_BACKEND.",
+)
+@click.option(
     "--batch-size",
     default=64,
     show_default=True,
@@ -62,6 +73,7 @@ def _k_option(f):
 def embed(
     ctx: click.Context,
     model: str | None,
+    backend: str | None,
     batch_size: int,
     kind: Literal["scene", "expression", "all"],
     hnsw_threshold: int | None,
@@ -69,19 +81,20 @@ def embed(
 ) -> None:
     """Embed new and changed scenes and expressions into FAISS indexes beside the store.
 
-    A second run over an unchanged graph embeds nothing; a different --model rebuilds.
+    A second run over an unchanged graph embeds nothing; a different --model or --backend
+    rebuilds.
 
     \b
     Example:
       scenegraph embed
+      scenegraph embed --backend onnx
       scenegraph embed --model ./models/multilingual-e5-small --batch-size 32
     """
-    from ..embedding import default_embedder
-    from ..vectors import HNSW_THRESHOLD, KINDS, plan_embed
+    from ..vectors import HNSW_THRESHOLD, KINDS, plan_embed, store_embedder
 
     store = open_for(ctx, read_only=True)
     kinds = KINDS if kind == "all" else (kind,)
-    plan = plan_embed(store, default_embedder(model) if model else None, kinds)
+    plan = plan_embed(store, store_embedder(store, model, backend, kinds), kinds)
     with progress_bar("embedding") as bar:
         task = bar.add_task("embedding", total=plan.pending)
         report = plan.run(
@@ -98,7 +111,8 @@ def embed(
             (r.kind, r.total, r.new, r.changed, r.removed, r.unchanged, r.index_type)
             for r in report.kinds
         ],
-        title=f"model {report.model} ({report.dimension}-d)",
+        title=f"model {report.model} ({report.dimension}-d"
+        + (f", {report.backend})" if report.backend else ")"),
     )
 
 

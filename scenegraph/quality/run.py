@@ -22,11 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..embedding import default_embedder
 from ..graph.base import Store
 from ..graph.batch import GraphBatch
 from ..text import canonical_json, content_hash
-from ..vectors import plan_embed, write_atomically
+from ..vectors import plan_embed, store_embedder, write_atomically
 from .compress import compress
 from .data import CheckData
 from .duplicates import find_duplicates
@@ -100,7 +99,7 @@ def _embed(store: Store, options: CheckOptions, tell: ProgressCallback) -> str:
         done += count
         tell(CheckProgress("embed", done))
 
-    plan = plan_embed(store, default_embedder(options.model) if options.model else None)
+    plan = plan_embed(store, store_embedder(store, options.model))
     tell(CheckProgress("embed", 0, plan.pending))
     return plan.run(progress=step).model
 
