@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..generation.options import GenerateOptions
+from ..generation.options import MIN_REQUESTS_PER_PROCESS, GenerateOptions
 from ..output import err_console, print_json, print_table
 from . import cli, default_text, json_option, open_for, options_from, progress_bar
 
@@ -155,6 +155,15 @@ def _names(value: str | None) -> list[str] | None:
     type=click.IntRange(min=1),
     help="The most requests in flight: the run starts lower, adds one as answers come and "
     f"halves on 429s, overloads and timeouts. {_default('concurrency')}",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Worker processes asking in parallel, each with its own client (-c is shared among "
+    "them; one writer keeps the journal and the graph). One for --batch, --max-cost (one spend "
+    "cap) and the template provider. [default: one per CPU, each with at least "
+    f"{MIN_REQUESTS_PER_PROCESS} requests]",
 )
 @click.option(
     "--retries",

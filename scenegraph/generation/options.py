@@ -8,7 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..llm.providers import ProviderConfig, ProviderName, with_provider_defaults
+from ..llm.providers import ProviderConfig, ProviderName, config_of, with_provider_defaults
+
+# With the default ``processes``, a run uses a process per this many requests (up to the CPUs):
+# starting a worker costs about as much as a few hundred requests' worth of client CPU.
+MIN_REQUESTS_PER_PROCESS = 200
 
 
 class GenerateOptions(BaseModel):
@@ -49,6 +53,8 @@ class GenerateOptions(BaseModel):
     json_mode: bool = True
     # Running.
     concurrency: int = Field(8, ge=1)  # the most in flight; the run adapts below it (AIMD)
+    # Worker processes asking in parallel, -c shared among them; None: one per CPU (see above).
+    processes: int | None = Field(None, ge=1)
     retries: int = Field(4, ge=0)
     backoff_s: float = Field(0.5, ge=0.0)
     timeout_s: float = Field(60.0, gt=0.0)
@@ -74,18 +80,7 @@ class GenerateOptions(BaseModel):
         return values
 
     def provider_config(self) -> ProviderConfig:
-        return ProviderConfig(
-            name=self.provider,
-            model=self.model,
-            base_url=self.base_url,
-            api_key_env=self.api_key_env,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            seed=self.seed,
-            json_mode=self.json_mode,
-            timeout_s=self.timeout_s,
-            dry_run=self.dry_run,
-        )
+        return config_of(self, self.provider, dry_run=self.dry_run)
 
 
 class Estimate(BaseModel):
@@ -132,6 +127,7 @@ class GenerateReport(BaseModel):
     stale: int = 0  # stored earlier for inputs that have changed since: regenerated
     pending: int = 0  # items this run has to produce
     requests: int = 0  # requests sent (dry run: that would be sent)
+    processes: int = 1  # processes that asked (--processes)
     recovered: int = 0  # answered before a crash, written now without asking again
     generated: int = 0
     failed: int = 0

@@ -77,6 +77,7 @@ async def agenerate(
     prompts = Prompts(options.templates)
     provider = make_provider(options.provider_config())
     batches = make_batch_client(provider) if options.batch else None
+    _start_early(options, provider)
     price = price_of(config, provider, options)
     count = token_counter(provider.model)
     params = (
@@ -109,7 +110,7 @@ async def agenerate(
             report.estimate = estimate(requests, prompts, options, price, count)
         else:
             args = (store, journal, provider, prompts, options, recipe, report, progress)
-            runner = Runner(*args) if batches is None else _batch_runner(args, batches)
+            runner = _runner(args, batches, len(requests))
             await runner.priced(price, count).run(requests, triage.written)
     finally:
         journal.close()
@@ -118,10 +119,25 @@ async def agenerate(
     return report
 
 
-def _batch_runner(args: tuple, batches: BatchClient) -> Runner:
-    from .batch_run import BatchRunner  # it builds on Runner
+def _start_early(options: GenerateOptions, provider: Provider) -> None:
+    """With ``processes`` given, workers' start-up (a fork server importing the asking code)
+    overlaps planning."""
+    if options.processes not in (None, 1) and not options.dry_run:
+        from .processes import start_early
 
-    return BatchRunner(*args, batches=batches)
+        start_early(options, provider)
+
+
+def _runner(args: tuple, batches: BatchClient | None, requests: int) -> Runner:
+    """A batch run, a live run across worker processes, or a live run in this one."""
+    if batches is not None:
+        from .batch_run import BatchRunner  # it builds on Runner
+
+        return BatchRunner(*args, batches=batches)
+    from .processes import ProcessRunner, processes_for  # it builds on Runner
+
+    processes = processes_for(options=args[4], provider=args[2], requests=requests)
+    return Runner(*args) if processes == 1 else ProcessRunner(*args, processes=processes)
 
 
 def price_of(
@@ -574,11 +590,15 @@ class Runner:
                 tokens=r.prompt_tokens + r.completion_tokens,
                 stale=r.stale,
                 already_done=r.already_done,
-                concurrency=self.limit.level,
+                concurrency=self._level(),
                 cost_usd=self._spent(),
                 **self._progress_extra(),
             )
         )
+
+    def _level(self) -> int:
+        """Calls allowed in flight now (across worker processes: the sum of theirs)."""
+        return self.limit.level
 
     def _progress_extra(self) -> dict[str, int]:
         """What a kind of run adds to its progress (batch mode: batches in flight)."""
