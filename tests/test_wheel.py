@@ -174,6 +174,11 @@ def test_installed_wheel_runs_the_whole_path(installed, tmp_path):
     train = (work / "dataset" / "openai" / "train.jsonl").read_text("utf-8").splitlines()
     assert len(train) == manifest["counts"]["by_split"]["train"]
 
+    evaluated = json.loads(sg("evaluate", str(work / "dataset"), "--template", "--limit", "5",
+                              "--html", str(work / "evaluate.html"), "--json").stdout)
+    assert evaluated["answered"] > 0 and evaluated["unanswered"] == 0
+    assert (work / "evaluate.html").is_file()  # the packaged evaluate template
+
     demo_dir = tmp_path / "demo"
     demo_dir.mkdir()
     demo = sg("demo", cwd=demo_dir, timeout=900)
