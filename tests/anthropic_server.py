@@ -33,24 +33,21 @@ import itertools
 from datetime import UTC, datetime, timedelta
 import socket
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from chat_server import (
     READY_PREFIX,
     Batch,
-    BatchBook,
     ChatServer,
     ChatServerApp,
-    FaultInjector,
     FaultPlan,
     RequestRejected,
     chat_content,
@@ -140,10 +137,11 @@ def text_content(prompt: str, fault: str | None, rng: Any) -> tuple[list[dict[st
 class MessagesApp(ChatServerApp):
     """The chat server's request handling and state, serving ``POST /v1/messages``."""
 
+    plan_class = MessagesFaultPlan
+
     def __init__(self, latency_ms: float, seed: int, require_key: str | None) -> None:
         super().__init__(latency_ms, seed, require_key, embedding_dim=1)
         self.require_key = require_key
-        self.injector = FaultInjector(MessagesFaultPlan(seed=seed))
         self._ids = itertools.count(1)
 
     def routes(self) -> list[Route]:
@@ -166,20 +164,8 @@ class MessagesApp(ChatServerApp):
                                     headers.get("authorization", "").removeprefix("Bearer ")):
             raise RequestRejected(error_response(401, "invalid x-api-key"))
 
-    async def control(self, request: Request) -> Response:
-        """``POST /_control``: ``{"reset": true}`` or a new fault plan."""
-        try:
-            data = orjson.loads(await request.body() or b"{}")
-            if data.get("reset"):
-                self.log.clear()
-                self.book = BatchBook()
-                plan = MessagesFaultPlan(seed=self.seed)
-            else:
-                plan = MessagesFaultPlan.from_json(data, self.seed)
-        except (ValueError, TypeError, AttributeError) as exc:
-            return error_response(400, str(exc))
-        self.injector = FaultInjector(plan)
-        return json_response({"faults": asdict(plan)})
+    def bad_request(self, message: str) -> Response:
+        return error_response(400, message)
 
     async def messages(self, body: dict[str, Any], entry: dict[str, Any]) -> Response:
         """``POST /v1/messages``."""

@@ -395,12 +395,14 @@ Handler = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Response]]
 class ChatServerApp:
     """Request handling and in-memory state of one server process."""
 
+    plan_class: type[FaultPlan] = FaultPlan  # the fault plans this API takes
+
     def __init__(self, latency_ms: float, seed: int, require_key: str | None, embedding_dim: int):
         self.latency_s = latency_ms / 1000
         self.seed = seed
         self.expected_auth = f"Bearer {require_key}" if require_key is not None else None
         self.embedding_dim = embedding_dim
-        self.injector = FaultInjector(FaultPlan(seed=seed))
+        self.injector = FaultInjector(self.plan_class(seed=seed))
         self.log: list[dict[str, Any]] = []
         self.in_flight = 0  # chat completions being answered
         self._ids = itertools.count(1)
@@ -696,19 +698,23 @@ class ChatServerApp:
         return json_response({"object": "list", "data": [model]})
 
     async def control(self, request: Request) -> Response:
-        """``POST /_control``: ``{"reset": true}`` or a new :class:`FaultPlan`."""
+        """``POST /_control``: ``{"reset": true}`` or a new fault plan (``plan_class``)."""
         try:
             data = orjson.loads(await request.body() or b"{}")
             if data.get("reset"):
                 self.log.clear()
                 self.book = BatchBook()
-                plan = FaultPlan(seed=self.seed)
+                plan = self.plan_class(seed=self.seed)
             else:
-                plan = FaultPlan.from_json(data, self.seed)
+                plan = self.plan_class.from_json(data, self.seed)
         except (ValueError, TypeError, AttributeError) as exc:  # orjson errors are ValueErrors
-            return error_response(400, str(exc), "invalid_request_error", None)
+            return self.bad_request(str(exc))
         self.injector = FaultInjector(plan)
         return json_response({"faults": asdict(plan)})
+
+    def bad_request(self, message: str) -> Response:
+        """A 400 in this API's error shape."""
+        return error_response(400, message, "invalid_request_error", None)
 
     async def request_log(self, request: Request) -> Response:
         """``GET /_log``."""
