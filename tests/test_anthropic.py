@@ -11,7 +11,6 @@ the graph, the journal, the logs or an export.
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 from collections import Counter
 
@@ -48,10 +47,8 @@ def clean_server(server, monkeypatch):
 
 
 @pytest.fixture
-def store(seeded_folder, tmp_path):
-    copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
-    yield copy
-    copy.close()
+def store(seeded_copy):
+    return seeded_copy
 
 
 def options(server, **values) -> GenerateOptions:

@@ -5,13 +5,11 @@ itself (tests/chat_server.py ``max_in_flight``)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 
 from chat_server import ChatServer
 from scenegraph.generation import GenerateOptions, generate
-from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.llm.base import Rejected, Retryable
 from scenegraph.llm.concurrency import START_LEVEL, AdaptiveConcurrency
 
@@ -170,10 +168,8 @@ def test_a_cancelled_waiter_passes_its_turn_on():
 
 
 @pytest.fixture
-def store(seeded_folder, tmp_path):
-    copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
-    yield copy
-    copy.close()
+def store(seeded_copy):
+    return seeded_copy
 
 
 def test_generate_converges_under_a_hidden_in_flight_limit_with_few_429s(store, monkeypatch):

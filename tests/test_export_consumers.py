@@ -3,7 +3,6 @@ name, as `load_dataset(export_dir, name)` and the Hub do, with the manifest's ro
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml

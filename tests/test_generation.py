@@ -32,11 +32,8 @@ STYLES = 7  # in seeds/defaults.yaml
 
 
 @pytest.fixture
-def seeded(seeded_folder, tmp_path):
-    """A writable embedded store with the seeds (a copy of the module's folder)."""
-    copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
-    yield copy
-    copy.close()
+def seeded(seeded_copy):
+    return seeded_copy
 
 
 def generated(store, status="active"):

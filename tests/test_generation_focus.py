@@ -46,10 +46,8 @@ def evaluation(seeded_folder, tmp_path_factory):
 
 
 @pytest.fixture
-def store(seeded_folder, tmp_path):
-    copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
-    yield copy
-    copy.close()
+def store(seeded_copy):
+    return seeded_copy
 
 
 @pytest.fixture(scope="module")

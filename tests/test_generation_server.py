@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -40,10 +39,8 @@ def clean_server(server, monkeypatch):
 
 
 @pytest.fixture
-def store(seeded_folder, tmp_path):
-    copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
-    yield copy
-    copy.close()
+def store(seeded_copy):
+    return seeded_copy
 
 
 def options(server, **values) -> GenerateOptions:

@@ -9,7 +9,6 @@ models' by the characters-per-token ratios of ``llm.cost``.
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 import tiktoken
@@ -21,7 +20,6 @@ from scenegraph.generation.config import load_config
 from scenegraph.generation.plan import Recipe, build_plan, plan_slots
 from scenegraph.generation.prompts import Prompts
 from scenegraph.generation.run import group_requests
-from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.llm.cost import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, Budget, Price, count_by_script
 
 KEY = "sk-test-spend"
@@ -43,10 +41,8 @@ def clean_server(server, monkeypatch):
 
 
 @pytest.fixture
-def store(seeded_folder, tmp_path):
-    copy = LadybugStore(shutil.copytree(seeded_folder, tmp_path / "store"))
-    yield copy
-    copy.close()
+def store(seeded_copy):
+    return seeded_copy
 
 
 @pytest.fixture
