@@ -84,34 +84,19 @@ def make_provider(config: ProviderConfig) -> Provider:
             f"no API key: set {config.api_key_env} (or name another variable with "
             "--api-key-env); a local server without auth accepts any value"
         )
-    base_url = config.base_url or os.environ.get(BASE_URL_ENV[config.name])
-    if config.name == "anthropic":
-        return _anthropic(config, api_key, base_url)
+    settings: dict[str, Any] = {
+        "model": config.model,
+        "api_key": api_key,
+        "key_env": config.api_key_env,
+        "base_url": config.base_url or os.environ.get(BASE_URL_ENV[config.name]),
+        "max_tokens": config.max_tokens,
+        "json_mode": config.json_mode,
+        "timeout_s": config.timeout_s,
+    }
+    if config.name == "anthropic":  # the Messages API takes no seed and no temperature
+        from .anthropic_messages import AnthropicProvider
+
+        return AnthropicProvider(**settings)
     from .openai_chat import OpenAIProvider
 
-    return OpenAIProvider(
-        model=config.model,
-        api_key=api_key,
-        key_env=config.api_key_env,
-        base_url=base_url,
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
-        seed=config.seed,
-        json_mode=config.json_mode,
-        timeout_s=config.timeout_s,
-    )
-
-
-def _anthropic(config: ProviderConfig, api_key: str, base_url: str | None) -> Provider:
-    """The anthropic provider: the Messages API takes no seed and no temperature."""
-    from .anthropic_messages import AnthropicProvider
-
-    return AnthropicProvider(
-        model=config.model,
-        api_key=api_key,
-        key_env=config.api_key_env,
-        base_url=base_url,
-        max_tokens=config.max_tokens,
-        json_mode=config.json_mode,
-        timeout_s=config.timeout_s,
-    )
+    return OpenAIProvider(**settings, temperature=config.temperature, seed=config.seed)
