@@ -347,7 +347,20 @@ class BatchBook:
     def state(self) -> dict[str, Any]:
         return {"submitted": self.submitted,
                 "batches": [{"id": b.id, "requests": len(b.requests), "stage": self.stage(b),
-                             "meta": b.meta} for b in self.batches.values()]}
+                             "meta": b.meta, "usage": self.usage(b)}
+                            for b in self.batches.values()]}
+
+    @staticmethod
+    def usage(batch: Batch) -> list[dict[str, int]]:
+        """The usage of each answer the batch's results bill, once it has them (a chat
+        completion's, or an Anthropic message's)."""
+        bills = []
+        for _, answer in batch.results or []:
+            if answer and answer.get("type") == "succeeded":
+                bills.append(answer["message"]["usage"])
+            elif answer and "response" in answer and answer["response"]["status_code"] == 200:
+                bills.append(answer["response"]["body"]["usage"])
+        return bills
 
 
 def multipart_file(body: bytes, content_type: str) -> bytes:

@@ -9,17 +9,24 @@ models' by the characters-per-token ratios of ``llm.cost``.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import tiktoken
-
 from chat_server import ChatServer
+from conftest import ROOT
+
 from scenegraph.errors import ConfigError
 from scenegraph.generation import GenerateOptions, generate
 from scenegraph.generation.config import load_config
 from scenegraph.generation.plan import Recipe, build_plan, plan_slots
 from scenegraph.generation.prompts import Prompts
 from scenegraph.generation.run import group_requests
+from scenegraph.graph.ladybug import LadybugStore
 from scenegraph.llm.cost import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, Budget, Price, count_by_script
 
 KEY = "sk-test-spend"
@@ -162,3 +169,44 @@ def test_the_budget_waits_for_calls_in_flight_then_closes():
         assert await budget.hold([]) is None and budget.closed and budget.spent_usd == 1.0
 
     asyncio.run(scenario())
+
+
+def batch_bill(server) -> float:
+    """What the answers of every batch the server ended come to, at batch prices."""
+    price = PRICE.batched()
+    return sum(price.cost(u["prompt_tokens"], u["completion_tokens"])
+               for batch in server.batches()["batches"] for u in batch["usage"])
+
+
+def test_batch_requests_pending_from_an_earlier_run_count_against_the_cap(server, store, priced,
+                                                                         tmp_path):
+    """A run killed after submitting leaves requests the server will bill; the next run's cap
+    holds them first, so what it sends beside them keeps the whole bill under its cap."""
+    full = generate(store, options(server, config=priced, batch=True, dry_run=True))
+    cap = full.estimate.cost_usd / 3
+    server.set_batches(in_progress_s=1.5)
+    store.close()
+    first = subprocess.Popen(
+        [sys.executable, "-m", "scenegraph.cli", "--store", str(store.data_dir), "generate",
+         "--provider", "openai", "--base-url", server.base_url, "--model", MODEL,
+         "--api-key-env", KEY_ENV, "--config", str(priced), "--limit", "10",
+         "--per-request", "7", "--max-tokens", "300", "--batch", "--poll", "0.05",
+         "--max-cost", str(cap)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while first.poll() is None and not server.batches()["batches"]:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the server's id is journaled
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    pending = server.batches()["batches"][0]["requests"]
+    assert 0 < pending < 10  # the first cap sent part of the plan
+
+    with LadybugStore(store.data_dir) as again:
+        second = generate(again, options(server, config=priced, batch=True, poll_s=0.05,
+                                         max_cost_usd=2 * cap))
+    bill = batch_bill(server)
+    assert 0 < bill <= 2 * cap and second.cost_usd == pytest.approx(bill)
+    assert second.left > 0 and second.generated + second.left == 70
+    assert len(server.batches()["batches"]) >= 1 and server.batches()["batches"][0]["usage"]
+    assert set(server.batches()["submitted"].values()) == {1}  # nothing sent twice

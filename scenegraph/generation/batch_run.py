@@ -101,6 +101,8 @@ class BatchRunner(Runner):
             self.requests[row.custom_id] = request
             if row.state == "pending":
                 self.watching.setdefault(row.batch_id, set()).add(row.custom_id)
+                if self.budget is not None:  # it will be billed: what is sent next fits beside
+                    request.held_usd = self.budget.commit(self._render(request).messages)
             else:
                 answered.append((request, stored_result(row)))
         await self._deliver(answered, queue)
@@ -122,14 +124,18 @@ class BatchRunner(Runner):
             await self._submit(ready[start : start + size], queue)
 
     def _hold(self, request: Request) -> bool:
-        if request.ask is None:
-            slots = [item.slot for item in request.items]
-            request.ask = self.prompts.ask(request.subject, slots, self.provider.reads_prompt)
+        ask = self._render(request)
         if self.budget is None:
             request.held_usd = 0.0
             return True
-        request.held_usd = self.budget.try_hold(request.ask.messages)
+        request.held_usd = self.budget.try_hold(ask.messages)
         return request.held_usd is not None
+
+    def _render(self, request: Request) -> Ask:
+        if request.ask is None:
+            slots = [item.slot for item in request.items]
+            request.ask = self.prompts.ask(request.subject, slots, self.provider.reads_prompt)
+        return request.ask
 
     async def _submit(self, requests: list[Request], queue: Queue) -> None:
         batch_id = f"sgb-{uuid.uuid4().hex[:20]}"
@@ -226,7 +232,7 @@ class BatchRunner(Runner):
             used = (completion.prompt_tokens, completion.completion_tokens)
             self.report.prompt_tokens += used[0]
             self.report.completion_tokens += used[1]
-        if self.budget is not None and request.held_usd is not None:
+        if self.budget is not None:  # answers an earlier run received count too: they held nothing
             self.budget.settle(request.held_usd, *used)
             request.held_usd = None
         usage = {

@@ -148,9 +148,20 @@ class Budget:
         self.in_flight += 1
         return usd
 
-    def settle(self, held_usd: float, prompt_tokens: int, completion_tokens: int) -> None:
-        """A call that held ``held_usd`` has ended, having used these tokens (0 when it failed)."""
-        self.held_usd = max(0.0, self.held_usd - held_usd)
+    def commit(self, messages: Messages) -> float:
+        """Hold the worst case of a request sent before this run (a batch's pending request):
+        it will be billed whatever the cap, so it is held even past it, and what is sent
+        next only fits in what is left."""
+        usd = self.price.cost(prompt_tokens(messages, self.count), self.max_answer_tokens)
+        self.held_usd += usd
+        self.in_flight += 1
+        return usd
+
+    def settle(self, held_usd: float | None, prompt_tokens: int, completion_tokens: int) -> None:
+        """A call has ended, having used these tokens (0 when it failed); ``held_usd`` is what
+        it held, or None for an answer that held nothing (one an earlier run received)."""
+        if held_usd is not None:
+            self.held_usd = max(0.0, self.held_usd - held_usd)
+            self.in_flight -= 1
         self.spent_usd += self.price.cost(prompt_tokens, completion_tokens)
-        self.in_flight -= 1
         self._settled.set()
