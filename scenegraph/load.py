@@ -95,7 +95,8 @@ def load_corpus(
         expressions=len(corpus.expressions),
         rejected=len(rejects),
         rejects_file=written,
-        counts=store.counts(),
+        # An empty store now holds exactly the batch: no need to count what was just written.
+        counts=batch.counts() if was_empty else store.counts(),
         unknown_labels=dict(sorted(builder.unknown_labels.items())),
     )
 
@@ -125,9 +126,12 @@ def _keep_needed_replacements(store: Store, batch: GraphBatch, was_empty: bool) 
     """Drop the stale-edge pass for scenes that cannot have stale edges: new ones (all of them
     in a store that was empty), and ones whose stored content hash (components and
     archetypes included) is unchanged."""
+    if was_empty:
+        batch.replace.clear()
+        return
     new_hash = {row["id"]: row["content_hash"] for row in batch.node_rows("Scene")}
     ids = sorted(batch.replace.get("HAS", {}))
-    stored = store.content_hashes(ids) if ids and not was_empty else {}
+    stored = store.content_hashes(ids) if ids else {}
     for edges in batch.replace.values():
         for scene_id in [s for s in edges if stored.get(s) in (None, new_hash.get(s))]:
             del edges[scene_id]

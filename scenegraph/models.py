@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -38,7 +39,7 @@ class Component(BaseModel):
     def _normalise(cls, value: str) -> str:
         return nfc(value)
 
-    @property
+    @cached_property  # read for every edge a load writes; the instance is frozen
     def key(self) -> str:
         return f"{self.kind}:{self.name}"
 

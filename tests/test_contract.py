@@ -32,6 +32,13 @@ def test_same_corpus_same_counts(seeded, reference):
     assert seeded.counts() == reference.counts()
 
 
+def test_the_load_report_counts_what_the_store_holds(store):
+    first = load_corpus(store, [SEEDS])  # into an empty store: counted from what was written
+    assert first.counts == store.counts() and first.counts["Scene"] > 0
+    again = load_corpus(store, [SEEDS])  # into a full one: counted by the store
+    assert again.counts == store.counts() == first.counts
+
+
 def test_reload_is_idempotent(seeded, reference):
     load_corpus(seeded, [SEEDS])
     assert seeded.counts() == reference.counts()

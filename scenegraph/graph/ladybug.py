@@ -197,15 +197,16 @@ class LadybugStore(Store):
     def _upsert_work(self, batch: GraphBatch):
         """(how, rows) in a safe order; ``how`` is a Cypher statement or ("copy", table)."""
         added: dict[str, set] = {}
+        was_empty: set[str] = set()  # labels without a node before: every edge from them is new
         for label, table in schema().nodes.items():
             if rows := batch.node_rows(label):
-                known = (
-                    self._existing(
-                        f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
-                        {"k": [row[table.key] for row in rows]},
-                    )
-                    if self._has_nodes(label)
-                    else set()
+                if not self._has_nodes(label):
+                    was_empty.add(label)
+                    yield ("copy", label), rows
+                    continue
+                known = self._existing(
+                    f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
+                    {"k": [row[table.key] for row in rows]},
                 )
                 new, old = split_known(rows, table.key, known)
                 added[label] = {r[table.key] for r in new}
@@ -213,6 +214,9 @@ class LadybugStore(Store):
                 if old:
                     yield node_merge(label, old)
         for rel_type, rel in schema().rels.items():
+            if rel.source in was_empty:
+                yield ("copy", rel_type), batch.rel_rows(rel_type)
+                continue
             # A node this batch adds has no old edges: none to drop, none to look for.
             fresh = added.get(rel.source, set())
             if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
