@@ -18,11 +18,11 @@ def nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip()
 
 
-def guess_lang(text: str) -> str | None:
-    """'ru' when the text has Cyrillic letters, 'en' when it has Latin ones, else None."""
-    if _CYRILLIC.search(text):
+def guess_lang(*texts: str | None) -> str | None:
+    """'ru' when the texts have Cyrillic letters, 'en' when they have Latin ones, else None."""
+    if any(_CYRILLIC.search(text) for text in texts if text):
         return "ru"
-    if _LATIN.search(text):
+    if any(_LATIN.search(text) for text in texts if text):
         return "en"
     return None
 

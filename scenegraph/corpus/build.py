@@ -121,8 +121,7 @@ class Parsed:
         A scene without a language takes the one its words are in."""
         fields = stated | {name for name in _SCALARS if getattr(scene, name) is not None}
         if scene.lang is None:
-            words = [scene.title, scene.text, *(c.name for c in scene.components)]
-            scene.lang = guess_lang(" ".join(filter(None, words)))
+            scene.lang = guess_lang(scene.title, scene.text, *(c.name for c in scene.components))
         self.definitions.append(Definition(scene, fields, path))
 
     def express(
