@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from ..errors import ConfigError
 from ..text import content_hash
@@ -48,10 +48,10 @@ class BatchProgress:
     total: int
 
 
-@dataclass(frozen=True)
-class BatchResult:
+class BatchResult(NamedTuple):
     """One request's result: a completion, or why there is none and whether to send it again
-    (expired, canceled, a rate limit or server error) or not (the request was refused)."""
+    (expired, canceled, a rate limit or server error) or not (the request was refused).
+    A named tuple, like ``Completion``: one is made per line of a result file."""
 
     custom_id: str
     completion: Completion | None = None

@@ -27,7 +27,7 @@ def keys_line(keys: Sequence[str]) -> str:
     return "\n\nKEYS: " + json.dumps(list(keys), ensure_ascii=False)
 
 
-@dataclass
+@dataclass(slots=True)  # one is made per answer
 class Parsed:
     texts: dict[str, str] = field(default_factory=dict)  # key -> text, only keys asked for
     missing: list[str] = field(default_factory=list)
@@ -42,8 +42,9 @@ class Parsed:
 def parse_outputs(content: str | None, keys: list[str], finish_reason: str | None = None) -> Parsed:
     """The texts for ``keys`` found in ``content``."""
     data = first_json_value(content or "")
-    wanted = set(keys)
-    texts = {key: text for key, text in _pairs(data) if key in wanted}
+    texts = _texts(data, keys)
+    if len(texts) == len(keys):  # texts holds only keys asked for: every one was found
+        return Parsed(texts, [], None)
     missing = [key for key in keys if key not in texts]
     return Parsed(
         texts, missing, _problem(content, data, missing, finish_reason) if missing else None
@@ -76,23 +77,33 @@ def first_json_value(content: str) -> Any:
     return None
 
 
-def _pairs(data: Any) -> list[tuple[str, str]]:
-    """(key, text) pairs from any of the accepted shapes; empty texts dropped."""
-    if isinstance(data, dict) and isinstance(data.get("outputs"), list):
-        data = data["outputs"]
-    if isinstance(data, dict) and "key" in data and "text" in data:
-        data = [data]  # a single output, or the first one salvaged from a broken list
+def _texts(data: Any, keys: list[str]) -> dict[str, str]:
+    """key -> text for the keys asked for, from any of the accepted shapes, in one pass (this
+    runs once an answer: 50,000 times a batch); empty texts dropped, a key's last output wins."""
     if isinstance(data, dict):
-        entries = [{"key": k, "text": v} for k, v in data.items()]
+        outputs = data.get("outputs")
+        entries = outputs if isinstance(outputs, list) else _entries(data)
     elif isinstance(data, list):
-        entries = [e for e in data if isinstance(e, dict)]
+        entries = data
     else:
-        entries = []
-    return [
-        (e["key"], e["text"].strip())
-        for e in entries
-        if isinstance(e.get("key"), str) and isinstance(e.get("text"), str) and e["text"].strip()
-    ]
+        return {}
+    wanted = set(keys)
+    texts = {}
+    for entry in entries:
+        if isinstance(entry, dict):
+            key, text = entry.get("key"), entry.get("text")
+            if isinstance(key, str) and isinstance(text, str) and key in wanted:
+                text = text.strip()
+                if text:
+                    texts[key] = text
+    return texts
+
+
+def _entries(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A single output (or the first one salvaged from a broken list), or a {key: text} map."""
+    if "key" in data and "text" in data:
+        return [data]
+    return [{"key": k, "text": v} for k, v in data.items()]
 
 
 def _problem(content: str | None, data: Any, missing: list[str], finish_reason: str | None) -> str:
