@@ -5,20 +5,26 @@ under --by-style, and a card that says what a user needs."""
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import orjson
 import yaml
 from click.testing import CliRunner
 
 from conftest import SEEDS
 from scenegraph.cli import cli
 from scenegraph.export import ExportOptions, Manifest, export_dataset
+from scenegraph.export.formats import Part
 from scenegraph.export.formats import spill as spill_module
+from scenegraph.export.formats.chat import OpenAIFormat
 from scenegraph.export.formats.spill import LineSpill, TableSpill, row_keys
 from scenegraph.export.manifest import CardExtras, card
+from scenegraph.export.rows import Pair
+from scenegraph.graph.export import ExpressionRow
 
 pq = pytest.importorskip("pyarrow.parquet")
 
@@ -77,21 +83,44 @@ def test_the_order_depends_on_the_seed_and_the_ids_only():
     assert row_keys(3, ids[::-1]) == row_keys(3, ids)[::-1]
 
 
-def test_a_line_spill_gives_rows_back_by_key_and_takes_over_another(tmp_path, monkeypatch):
-    monkeypatch.setattr(spill_module, "BLOCK_ROWS", 2)
+def test_a_line_spill_gives_rows_back_by_key_and_takes_over_another(tmp_path):
     first, second = LineSpill(tmp_path / "a", True), LineSpill(tmp_path / "b", True)
-    first.add([b"c\n", b"a\n"], [30, 10])
-    first.add([b"e\n"], [50])
-    second.add([b"b\n", b"d\n"], [20, 40])
+    first.add([[b"c\n", b"a\n"]], [30, 10])
+    first.add([[b"e\n"]], [50])
+    second.add([[b"b\n", b"d\n"]], [20, 40])
     first.absorb(second)
     blocks = list(first.blocks())
-    assert blocks == [[b"a\n", b"b\n"], [b"c\n", b"d\n"], [b"e\n"]]
+    assert blocks == [[[b"a\n", b"b\n", b"c\n", b"d\n", b"e\n"]]]  # one bucket of keys
     assert not any(tmp_path.iterdir())
     plain = LineSpill(tmp_path / "c", False)
-    plain.add([b"z\n", b"y\n"], ())
-    assert [line for block in plain.blocks() for line in block] == [b"z\n", b"y\n"]
+    plain.add([[b"z\n", b"y\n"]], ())
+    plain.add([[b"x\n"]], ())
+    assert [line for block in plain.blocks() for line in block[0]] == [b"z\n", b"y\n", b"x\n"]
     with pytest.raises(ValueError, match="2 rows but 1"):
-        LineSpill(tmp_path / "d", True).add([b"a\n", b"b\n"], [1])
+        LineSpill(tmp_path / "d", True).add([[b"a\n", b"b\n"]], [1])
+    with pytest.raises(ValueError, match="each of the 2 streams"):
+        LineSpill(tmp_path / "e", True, streams=2).add([[b"a\n", b"b\n"], [b"m\n"]], [1, 2])
+
+
+def test_a_line_spill_orders_rows_and_their_sidecar_lines_like_a_stable_sort_by_key(tmp_path):
+    """Keys across every bucket, ties among them, several adds and a merged spill: the rows and
+    their second-stream lines come back exactly as a stable sort of all keys by arrival."""
+    rng = random.Random(5)
+    spills = [LineSpill(tmp_path / name, True, streams=2) for name in ("a", "b")]
+    arrived = []
+    for n in range(40):
+        keys = [rng.choice([rng.getrandbits(64), 7, 2**63]) for _ in range(rng.randint(0, 30))]
+        rows = [(f"r{n}-{i}\n".encode(), f"m{n}-{i}{'x' * i}\n".encode()) for i in range(len(keys))]
+        spills[n % 2].add([[r for r, _ in rows], [m for _, m in rows]], keys)
+        arrived.append((n % 2, list(zip(keys, rows))))
+    spills[0].absorb(spills[1])
+    expected = [row for spill in (0, 1) for which, rows in arrived if which == spill
+                for row in rows]
+    expected.sort(key=lambda kr: kr[0])  # stable: ties stay in arrival order
+    blocks = list(spills[0].blocks())
+    assert [line for block in blocks for line in block[0]] == [r for _, (r, _) in expected]
+    assert [line for block in blocks for line in block[1]] == [m for _, (_, m) in expected]
+    assert len(blocks) > 1 and spills[0].rows == len(expected)
 
 
 def test_a_table_spill_gathers_rows_across_batches_in_key_order(tmp_path, monkeypatch):
@@ -123,6 +152,25 @@ def test_openai_rows_have_only_messages_and_a_sidecar_numbers_their_metadata(exp
         expected = parquet(out, entry.split)
         assert [{k: m[k] for k in META_KEYS} for m in meta] == \
             [{k: r[k] for k in META_KEYS} for r in expected]
+
+
+def test_openai_lines_are_what_orjson_writes_for_the_messages(tmp_path):
+    """The OpenAI format puts each line together from escaped pieces; the bytes must be those
+    of ``orjson.dumps({"messages": …})`` whatever the texts hold."""
+    texts = ['quote " and \\ back', "line\nbreak\ttab \x01\x1f", "Сцена 🕳️ 漢字", "", "</a>"]
+    pairs = []
+    shifted = zip(texts, texts[1:] + texts[:1], texts[2:] + texts[:2])
+    for n, (instruction, block, answer) in enumerate(shifted):
+        expr = ExpressionRow(f"x{n}", answer, "text", "поэт", None, None, None, "ru", {}, {},
+                             None, None, ["S1"])
+        for direction in ("forward", "reverse", "transfer"):
+            pairs.append(Pair(direction, expr, None, instruction, block, answer))
+    pairs.append(Pair("forward", pairs[0].expression, None, texts[0], texts[1], "again"))
+    fmt = OpenAIFormat(tmp_path, "openai", ExportOptions())
+    assert fmt.lines(Part(pairs=pairs)) == [
+        orjson.dumps({"messages": pair.messages()}, option=orjson.OPT_APPEND_NEWLINE)
+        for pair in pairs
+    ]
 
 
 def test_sharegpt_alpaca_and_prompt_completion_rows_carry_the_metadata(exported):

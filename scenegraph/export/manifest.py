@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -192,15 +193,18 @@ def _sorted(mapping: dict, order: tuple[str, ...] = ()) -> dict:
 # -- files --------------------------------------------------------------------------------
 
 
-def file_entries(folder: Path) -> list[FileEntry]:
-    """Every file under ``folder`` (the manifest aside) with its size and SHA-256, sorted."""
+def file_entries(folder: Path, known: Mapping[str, str] | None = None) -> list[FileEntry]:
+    """Every file under ``folder`` (the manifest aside) with its size and SHA-256, sorted.
+    ``known``: SHA-256 taken while writing (relative path -> hex), used instead of reading."""
     entries = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
         if relative == MANIFEST:
             continue
-        with path.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        digest = (known or {}).get(relative)
+        if digest is None:
+            with path.open("rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
         entries.append(FileEntry(path=relative, bytes=path.stat().st_size, sha256=digest))
     return entries
 

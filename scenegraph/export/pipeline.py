@@ -2,9 +2,9 @@
 
 Everything is written into a hidden staging folder beside the target and moved into place at
 the end, so a failed export leaves nothing half-written. Rows stream a chunk of scenes at a
-time into spill files (``formats/spill.py``); only ids, counters and 16 bytes a row of shuffle
-keys and offsets stay in memory. The files are written from the spills at the end, each split
-shuffled by the seed.
+time into spill files (``formats/spill.py``); only ids, counters, the selected scenes'
+components and archetypes, and a few bytes a row of shuffle keys and line lengths stay in
+memory. The files are written from the spills at the end, each split shuffled by the seed.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def _export(
         write_json(folder / LLAMA_FACTORY, info)
     text = card(manifest, router.tally.langs(), router.example(), _card_extras(manifest))
     (folder / CARD).write_text(text, encoding="utf-8")
-    manifest.files = file_entries(folder)
+    manifest.files = file_entries(folder, router.digests)
     write_json(folder / MANIFEST, manifest.model_dump(mode="json"))
     return manifest
 
@@ -194,6 +194,7 @@ class Router:
         self.expressions_read = 0
         self.first: tuple[int, Pair] | None = None  # the train row with the lowest shuffle key
         self.merged_styles: dict[str, int] = {}  # style -> training rows, merged into MERGED
+        self.digests: dict[str, str] = {}  # data file (relative path) -> SHA-256, once written
         if not options.by_style:
             self._open_dataset(ALL, None)
 
@@ -210,7 +211,7 @@ class Router:
                 pairs = [pair for pair in pairs if not self._capped(pair, split)]
                 if not pairs:
                     continue
-            key = (self._dataset(expr.style), split)
+            key = (self._dataset(expr.style) if self.options.by_style else ALL, split)
             part = parts.get(key) or parts.setdefault(key, Part())
             part.pairs.extend(pairs)
             for pair in pairs:
@@ -268,15 +269,17 @@ class Router:
 
     def _assign_splits(self, chunk: Chunk) -> None:
         """Give the groups met for the first time a split, in the chunk's (seeded) order."""
-        group_of = self.plan.group_of
+        group_of, split_of = self.plan.group_of, self.splits.split_of
+        new = {group_of[sid] for sid in chunk.scene_ids} - split_of.keys()
+        if not new:  # the usual case: the plan placed every group with expressions up front
+            return
         styles: dict[str, Counter] = defaultdict(Counter)
-        for (group, style), n in Counter(
-            (group_of[e.scene_ids[0]], e.style) for e in chunk.expressions
-        ).items():
+        met = ((group_of[e.scene_ids[0]], e.style) for e in chunk.expressions)
+        for (group, style), n in Counter(key for key in met if key[0] in new).items():
             styles[group][style] = n
         none: Counter = Counter()
         for sid in chunk.scene_ids:
-            group = self.plan.group_of[sid]
+            group = group_of[sid]
             self.splits.assign(group, styles.get(group, none))
 
     def _split_of(self, scene_id: str) -> str:
@@ -357,6 +360,7 @@ class Router:
             for fmt in formats:
                 outputs += [_entry(key, style, fmt.name, out) for out in fmt.close()]
                 warnings += fmt.warnings
+                self.digests |= {path: sha.hexdigest() for path, sha in fmt.digests.items()}
         rank: dict[str, int] = {name: i for i, name in enumerate(self.options.formats)}
         outputs.sort(
             key=lambda o: (

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -110,6 +110,11 @@ class Pair:
     instruction: str
     input: str
     completion: str
+    id: str = field(init=False)  # made once: the shuffle key and every format's metadata read it
+
+    def __post_init__(self) -> None:
+        tail = f"-{self.source.id}" if self.source is not None else ""
+        self.id = f"{self.direction}-{self.expression.id}{tail}"
 
     @property
     def system(self) -> str:
@@ -118,11 +123,6 @@ class Pair:
     @property
     def prompt(self) -> str:
         return f"{self.instruction}\n\n{self.input}"
-
-    @property
-    def id(self) -> str:
-        tail = f"-{self.source.id}" if self.source is not None else ""
-        return f"{self.direction}-{self.expression.id}{tail}"
 
     def messages(self) -> list[dict[str, str]]:
         return [

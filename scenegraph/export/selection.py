@@ -4,7 +4,8 @@
 knows, for every selected scene, its fractal group: its tree (by root), merged with trees it
 shares an expression with, so a split never cuts through one, and with trees holding a
 near-duplicate of one of its scenes (``near_duplicates``), so a split does not hold a copy of
-what another split tests. It holds ids and per-group style counts only.
+what another split tests. It holds ids, per-group style counts and each scene's components
+and archetypes (read for the near-duplicates; the chunks reuse them).
 ``read_chunks`` then pages through the selected scenes a few thousand at a time, in an order the
 seed draws, with their context and their eligible expressions; nothing else is held. The reads
 themselves are ``scenegraph.graph.export``'s.
@@ -23,11 +24,12 @@ from ..errors import ConfigError
 from ..graph.base import Store
 from ..graph.export import (
     ExpressionRow,
+    Makeup,
     SceneView,
     evoking,
     existing_scenes,
     expression_rows,
-    scene_signatures,
+    scene_makeups,
     scene_views,
     shared_expressions,
     style_counts,
@@ -58,6 +60,7 @@ class Plan:
     everything: bool  # every scene of the store is selected: its windows are dense
     near_duplicates: list[tuple[str, str]] = field(default_factory=list)  # selected scene pairs
     styles: dict[str, Counter] = field(default_factory=dict)  # group -> style -> expressions
+    makeups: dict[str, Makeup] = field(default_factory=dict)  # selected scene -> its makeup
     selected: set[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,7 +103,8 @@ def plan_selection(store: Store, options: ExportOptions) -> Plan:
     groups = _Groups(root_of)
     for scene_ids in shared.values():
         groups.join(scene_ids)
-    pairs = near_duplicates(scene_signatures(store, selected, everything))
+    makeups = scene_makeups(store, selected, everything)
+    pairs = near_duplicates({sid: makeup.signature() for sid, makeup in makeups.items()})
     groups.join_near(pairs, cap=math.ceil(NEAR_GROUP_SHARE * len(selected)))
     group_of = {sid: groups.find(root) for sid, root in root_of.items()}
     styles: dict[str, Counter] = defaultdict(Counter)
@@ -115,6 +119,7 @@ def plan_selection(store: Store, options: ExportOptions) -> Plan:
         everything=everything,
         near_duplicates=pairs,
         styles=dict(styles),
+        makeups=makeups,
     )
 
 
@@ -274,7 +279,7 @@ def _chunk(store: Store, plan: Plan, options: ExportOptions, scene_ids: list[str
             home.append(expr)
     expressions = [expr for sid in scene_ids for expr in by_scene[sid]]
     others = set().union(*(e.scene_ids for e in expressions if len(e.scene_ids) > 1))
-    views = scene_views(store, scene_ids, plan.everything, full)
+    views = scene_views(store, scene_ids, plan.everything, full, plan.makeups)
     if others - views.keys():
         views.update(scene_views(store, others - views.keys(), full=full))
     return Chunk(scenes=views, scene_ids=scene_ids, expressions=expressions)

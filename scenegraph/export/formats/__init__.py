@@ -8,11 +8,13 @@ dataset too small to stand alone can so still be merged into another (``absorb``
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Self
+from typing import Any, BinaryIO, ClassVar, Self, cast
 
 import orjson
 import zstandard
@@ -83,6 +85,19 @@ class Format(ABC):
         self.spill_dir = root / SPILL
         self.spills: dict[tuple[str, str], Spill] = {}  # (split, stream) -> rows waiting
         self.warnings: list[str] = []
+        self.digests: dict[str, Any] = {}  # file written (relative path) -> its SHA-256 object
+
+    def open_output(self, name: str) -> BinaryIO:
+        """A new file of this format, behind a zstd stream when the export is compressed; its
+        SHA-256 goes to ``digests``."""
+        path = self.folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        hashed = HashedFile(path)
+        self.digests[f"{self.relative}/{name}"] = hashed.sha256
+        handle = cast(BinaryIO, hashed)  # it has what a writer is asked for
+        if self.options.compress == "zstd":
+            return zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(handle)
+        return handle
 
     def spill_path(self, split: str, stream: str) -> Path:
         return self.spill_dir / f"{self.relative.replace('/', '~')}~{split}{stream}"
@@ -113,41 +128,44 @@ class Format(ABC):
 class JsonLinesFormat(Format):
     """One JSON object per line, one file per split, zstd-compressed with ``--compress zstd``.
 
-    ``streams`` maps a file's suffix to its lines: ``""`` is the rows themselves; a format may
-    add a sidecar (``.meta``) whose line n describes row n."""
+    ``STREAMS`` names a split's files by suffix: ``""`` is the rows themselves; a format may
+    add a sidecar (``.meta``) whose line n describes row n. A row's lines in every stream spill
+    together and the files are written in one pass."""
 
-    def streams(self, part: Part) -> dict[str, list[bytes]]:
-        return {"": self.lines(part)}
+    STREAMS: ClassVar[tuple[str, ...]] = ("",)
+
+    def streams(self, part: Part) -> list[list[bytes]]:
+        """The part's lines in each of ``STREAMS``, one per row."""
+        return [self.lines(part)]
 
     @abstractmethod
     def lines(self, part: Part) -> list[bytes]:
         """The part's rows, each one line of JSON ending in a newline."""
 
     def write(self, split: str, part: Part) -> None:
-        for stream, lines in self.streams(part).items():
-            if not lines:
-                continue
-            key = (split, stream)
-            if key not in self.spills:
-                self.spills[key] = LineSpill(self.spill_path(split, stream), self.shuffled)
-            spill = self.spills[key]
-            assert isinstance(spill, LineSpill)
-            spill.add(lines, part.keys if self.shuffled else ())
+        columns = self.streams(part)
+        if not columns[0]:
+            return
+        key = (split, "")
+        if key not in self.spills:
+            path = self.spill_path(split, "")
+            self.spills[key] = LineSpill(path, self.shuffled, len(self.STREAMS))
+        spill = self.spills[key]
+        assert isinstance(spill, LineSpill)
+        spill.add(columns, part.keys if self.shuffled else ())
 
     def file_name(self, split: str, stream: str = "") -> str:
         return f"{split}{stream}.jsonl" + (".zst" if self.options.compress == "zstd" else "")
 
-    def finish_block(self, stream: str, first_row: int, lines: list[bytes]) -> bytes:
+    def finish_block(self, stream: str, first_row: int, lines: list[memoryview]) -> bytes:
         """Spilled lines as they go into the file, the first being row ``first_row`` of it."""
         return b"".join(lines)
 
     def close(self) -> list[Output]:
         outputs = []
+        sidecar = self.STREAMS[1] if len(self.STREAMS) > 1 else None
         for split in self.splits():
-            streams = sorted(stream for s, stream in self.spills if s == split)
-            for stream in streams:
-                self._write_file(split, stream)
-            sidecar = next((stream for stream in streams if stream), None)
+            self._write_files(split)
             outputs.append(
                 Output(
                     split,
@@ -158,23 +176,42 @@ class JsonLinesFormat(Format):
             )
         return outputs
 
-    def _write_file(self, split: str, stream: str) -> None:
-        spill = self.spills[(split, stream)]
+    def _write_files(self, split: str) -> None:
+        spill = self.spills[(split, "")]
         assert isinstance(spill, LineSpill)
         row = 0
-        with open_output(self.folder / self.file_name(split, stream), self.options) as handle:
+        with ExitStack() as stack:
+            names = [self.file_name(split, stream) for stream in self.STREAMS]
+            handles = [stack.enter_context(self.open_output(name)) for name in names]
             for block in spill.blocks():
-                handle.write(self.finish_block(stream, row, block))
-                row += len(block)
+                for stream, handle, lines in zip(self.STREAMS, handles, block):
+                    handle.write(self.finish_block(stream, row, lines))
+                row += len(block[0])
 
 
-def open_output(path: Path, options: ExportOptions) -> BinaryIO:
-    """A new binary file, behind a zstd stream when the export is compressed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("wb")
-    if options.compress == "zstd":
-        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(handle)
-    return handle
+class HashedFile:
+    """A file being written that takes the SHA-256 of its bytes on the way, so the manifest
+    need not read a large file back."""
+
+    def __init__(self, path: Path):
+        self.file = path.open("wb")
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def format_classes() -> dict[str, type[Format]]:

@@ -28,14 +28,36 @@ def _dumps(row: dict[str, Any]) -> bytes:
 
 class OpenAIFormat(JsonLinesFormat):
     name = "openai"
+    STREAMS = ("", META)
 
-    def streams(self, part: Part) -> dict[str, list[bytes]]:
-        return {"": self.lines(part), META: [_dumps(meta) for meta in part.meta]}
+    def streams(self, part: Part) -> list[list[bytes]]:
+        return [self.lines(part), [_dumps(meta) for meta in part.meta]]
 
     def lines(self, part: Part) -> list[bytes]:
-        return [_dumps({"messages": pair.messages()}) for pair in part.pairs]
+        """``{"messages": pair.messages()}`` as orjson writes it, put together from pieces:
+        the system prompt's JSON once per direction, the instruction's and the scene's once
+        per part (a scene's rows share its text), only the answer's for every row."""
+        escaped: dict[str, bytes] = {}  # text -> its JSON string without the quotes
 
-    def finish_block(self, stream: str, first_row: int, lines: list[bytes]) -> bytes:
+        def esc(text: str) -> bytes:
+            found = escaped.get(text)
+            if found is None:
+                found = escaped[text] = orjson.dumps(text)[1:-1]
+            return found
+
+        return [
+            b'{"messages":[{"role":"system","content":"%b"},{"role":"user","content":"%b\\n\\n'
+            b'%b"},{"role":"assistant","content":%b}]}\n'
+            % (
+                esc(pair.system),
+                esc(pair.instruction),
+                esc(pair.input),
+                orjson.dumps(pair.completion),
+            )
+            for pair in part.pairs
+        ]
+
+    def finish_block(self, stream: str, first_row: int, lines: list[memoryview]) -> bytes:
         """Sidecar lines get their row number (known only once the split is shuffled) as the
         first key: ``{"id"…`` becomes ``{"row":n,"id"…``."""
         if stream != META:
