@@ -20,10 +20,12 @@ def nfc(value: str) -> str:
 
 def guess_lang(*texts: str | None) -> str | None:
     """'ru' when the texts have Cyrillic letters, 'en' when they have Latin ones, else None."""
-    if any(_CYRILLIC.search(text) for text in texts if text):
-        return "ru"
-    if any(_LATIN.search(text) for text in texts if text):
-        return "en"
+    for text in texts:  # loops, not any(): this runs for every scene and expression loaded
+        if text and _CYRILLIC.search(text):
+            return "ru"
+    for text in texts:
+        if text and _LATIN.search(text):
+            return "en"
     return None
 
 

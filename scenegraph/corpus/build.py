@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from ..graph.batch import ExpressionRow, GraphBatch
 from ..models import (
+    COMPONENT_KINDS,
     Component,
     ComponentKind,
     Form,
@@ -121,7 +122,7 @@ class Parsed:
         A scene without a language takes the one its words are in."""
         fields = stated | {name for name in _SCALARS if getattr(scene, name) is not None}
         if scene.lang is None:
-            scene.lang = guess_lang(scene.title, scene.text, *(c.name for c in scene.components))
+            scene.lang = guess_lang(scene.title, scene.text, *[c.name for c in scene.components])
         self.definitions.append(Definition(scene, fields, path))
 
     def express(
@@ -188,7 +189,12 @@ def _component(kind: str, name: str) -> Component:
 
 
 def _components(given: ComponentsIn) -> list[Component]:
-    return [_component(kind, name) for kind, name in given.pairs()]
+    """The components in kind order, each name once per kind."""
+    components = []
+    for kind in COMPONENT_KINDS:
+        if names := getattr(given, kind):
+            components += [_component(kind, name) for name in dict.fromkeys(names)]
+    return components
 
 
 @lru_cache(maxsize=256)

@@ -107,12 +107,6 @@ class ComponentsIn(BaseModel):
             )
         return data
 
-    def pairs(self) -> list[tuple[str, str]]:
-        """(kind, name) of every component, in kind order, each name once per kind."""
-        return [
-            (kind, name) for kind in COMPONENT_KINDS for name in dict.fromkeys(getattr(self, kind))
-        ]
-
 
 class PairRecord(_Record, _GraphFields):
     """The 6.5.1 record (``provenance``, ``quality``, ``passed`` apply to both its texts)."""
