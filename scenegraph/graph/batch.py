@@ -138,28 +138,36 @@ class GraphBatch:
                 "props": _json_or_none(scene.props),
             },
         )
-        # The loops below are the rows of every load: written out rather than through
-        # ``node``/``rel`` keyword calls, which cost a third of building a corpus's rows.
+        # The loops below are the rows of every load: built as ``node``/``rel`` build them
+        # (the schema's empty row filled in), but without their keyword calls, which cost a
+        # third of building a corpus's rows.
         components, has = self.nodes["Component"], self.rels["HAS"]
+        component_row, has_row = _empty_row("Component"), _empty_row("HAS")
         for key, component in zip(keys, scene.components):
             if key not in components:  # its row is all in its key
-                components[key] = {"key": key, "kind": component.kind, "name": component.name}
-            has[(sid, key)] = {"src": sid, "dst": key, "role": component.kind}
+                components[key] = {
+                    **component_row,
+                    "key": key,
+                    "kind": component.kind,
+                    "name": component.name,
+                }
+            has[(sid, key)] = {"src": sid, "dst": key, **has_row, "role": component.kind}
         archetypes, evokes = self.nodes["Archetype"], self.rels["EVOKES"]
+        archetype_row, evokes_row = _empty_row("Archetype"), _empty_row("EVOKES")
         for name in scene.archetypes:
             if name not in archetypes:
-                archetypes[name] = {"name": name}
-            evokes[(sid, name)] = {"src": sid, "dst": name}
+                archetypes[name] = {**archetype_row, "name": name}
+            evokes[(sid, name)] = {"src": sid, "dst": name, **evokes_row}
         self.replace["HAS"][sid] = keys
         self.replace["EVOKES"][sid] = list(scene.archetypes)
         for form in scene.hyperlexemes:
             self.node("Hyperlexeme", form=form, kind=hyperlexeme_kind(form))
             self.rel("NAMES", form, sid)
         for rel_type, ends in (("CONTAINS", scene.parts), ("LEADS_TO", scene.leads_to)):
-            edges = self.rels[rel_type]
+            edges, edge_row = self.rels[rel_type], _empty_row(rel_type)
             for end in ends:
                 self.named("Scene", end)
-                edges[(sid, end)] = {"src": sid, "dst": end}
+                edges[(sid, end)] = {"src": sid, "dst": end, **edge_row}
 
     def add_expression(self, expr: Expression | ExpressionRow) -> None:
         self.put(
@@ -180,10 +188,10 @@ class GraphBatch:
                 "status": expr.status,
             },
         )
-        edges = self.rels["EXPRESSES"]
+        edges, edge_row = self.rels["EXPRESSES"], _empty_row("EXPRESSES")
         for scene_id in expr.scene_ids:
             self.named("Scene", scene_id)
-            edges[(expr.id, scene_id)] = {"src": expr.id, "dst": scene_id}
+            edges[(expr.id, scene_id)] = {"src": expr.id, "dst": scene_id, **edge_row}
 
     @classmethod
     def of(
