@@ -101,6 +101,18 @@ async def raw_client(base_url: str, requests: list, concurrency: int) -> int:
     return sum(1 for a in answers if a)
 
 
+def raw_run(server: ChatServer, folder: Path, scenes: int, opts: GenerateOptions,
+            concurrency: int) -> tuple[list, float, float]:
+    """The messages ours would send for a fresh store's plan, and the raw client in this process
+    sending them: (messages, wall seconds, CPU seconds)."""
+    with synthetic_store(folder, scenes) as store:
+        messages = same_messages(store, opts)
+    answers, wall, cpu = timed(
+        lambda: asyncio.run(raw_client(server.base_url, messages, concurrency)))
+    assert answers == len(messages)
+    return messages, wall, cpu
+
+
 def raw_process(base_url: str, requests: list, concurrency: int, ready, go, answers) -> None:
     """One raw client process: say it is ready, wait for the start, send its share."""
     ready.release()
@@ -136,11 +148,8 @@ def measure_processes(server: ChatServer, concurrency: int, requests: int, proce
     opts = options(server.base_url, concurrency, processes)
     runs: dict[str, list[float]] = {"one": [], "many": [], "ours": []}
     for n in range(repeat):
-        with synthetic_store(workdir / f"raw-p{processes}-{n}", scenes) as raw_store:
-            messages = same_messages(raw_store, opts)
-        answers, wall, _ = timed(
-            lambda: asyncio.run(raw_client(server.base_url, messages, concurrency)))
-        assert answers == len(messages)
+        messages, wall, _ = raw_run(server, workdir / f"raw-p{processes}-{n}", scenes, opts,
+                                    concurrency)
         runs["one"].append(wall)
         runs["many"].append(raw_processes(server.base_url, messages, concurrency, processes))
         with synthetic_store(workdir / f"ours-p{processes}-{n}", scenes) as ours_store:
@@ -170,11 +179,8 @@ def measure(server: ChatServer, concurrency: int, requests: int, workdir: Path,
     opts = options(server.base_url, concurrency)
     runs: dict[str, list[tuple[float, float]]] = {"raw": [], "ours": []}
     for n in range(repeat):
-        with synthetic_store(workdir / f"raw-{concurrency}-{n}", scenes) as raw_store:
-            messages = same_messages(raw_store, opts)
-        answers, wall, cpu = timed(
-            lambda: asyncio.run(raw_client(server.base_url, messages, concurrency)))
-        assert answers == len(messages)
+        messages, wall, cpu = raw_run(server, workdir / f"raw-{concurrency}-{n}", scenes, opts,
+                                      concurrency)
         runs["raw"].append((wall, cpu))
         with synthetic_store(workdir / f"ours-{concurrency}-{n}", scenes) as ours_store:
             report, wall, cpu = timed(lambda: generate(ours_store, opts))
