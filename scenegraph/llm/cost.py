@@ -121,10 +121,14 @@ class Budget:
         self.closed = False
         self._settled = asyncio.Event()
 
+    def worst_case(self, messages: Messages) -> float:
+        """What a call sending ``messages`` costs at most: its prompt and a full answer."""
+        return self.price.cost(prompt_tokens(messages, self.count), self.max_answer_tokens)
+
     async def hold(self, messages: Messages) -> float | None:
         """Hold the worst case of a call sending ``messages``: the amount held, or None
         (nothing held) once the cap is reached."""
-        usd = self.price.cost(prompt_tokens(messages, self.count), self.max_answer_tokens)
+        usd = self.worst_case(messages)
         while not self.closed and self.spent_usd + self.held_usd + usd > self.cap_usd:
             if self.in_flight == 0:
                 self.closed = True
@@ -140,7 +144,7 @@ class Budget:
     def try_hold(self, messages: Messages) -> float | None:
         """Hold the worst case of a request now, or None (nothing held) when it would pass the
         cap: for requests sent together (a batch), whose usage is known only much later."""
-        usd = self.price.cost(prompt_tokens(messages, self.count), self.max_answer_tokens)
+        usd = self.worst_case(messages)
         if self.closed or self.spent_usd + self.held_usd + usd > self.cap_usd:
             self.closed = True
             return None
@@ -152,7 +156,7 @@ class Budget:
         """Hold the worst case of a request sent before this run (a batch's pending request):
         it will be billed whatever the cap, so it is held even past it, and what is sent
         next only fits in what is left."""
-        usd = self.price.cost(prompt_tokens(messages, self.count), self.max_answer_tokens)
+        usd = self.worst_case(messages)
         self.held_usd += usd
         self.in_flight += 1
         return usd
