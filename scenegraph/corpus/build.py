@@ -192,7 +192,10 @@ def _components(given: ComponentsIn) -> list[Component]:
     """The components in kind order, each name once per kind."""
     components = []
     for kind in COMPONENT_KINDS:
-        if names := getattr(given, kind):
+        names = getattr(given, kind)
+        if len(names) == 1:  # the usual case, without the de-duplication (a scene's fifth)
+            components.append(_component(kind, names[0]))
+        elif names:
             components += [_component(kind, name) for name in dict.fromkeys(names)]
     return components
 
