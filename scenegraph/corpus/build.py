@@ -193,7 +193,7 @@ def _components(given: ComponentsIn) -> list[Component]:
     components = []
     for kind in COMPONENT_KINDS:
         names = getattr(given, kind)
-        if len(names) == 1:  # the usual case, without the de-duplication (a scene's fifth)
+        if len(names) == 1:  # the usual case: nothing to de-duplicate
             components.append(_component(kind, names[0]))
         elif names:
             components += [_component(kind, name) for name in dict.fromkeys(names)]
