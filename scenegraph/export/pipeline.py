@@ -211,7 +211,7 @@ class Router:
                 pairs = [pair for pair in pairs if not self._capped(pair, split)]
                 if not pairs:
                     continue
-            key = (self._dataset(expr.style) if self.options.by_style else ALL, split)
+            key = (self._dataset(expr.style), split)
             part = parts.get(key) or parts.setdefault(key, Part())
             part.pairs.extend(pairs)
             for pair in pairs:
