@@ -16,7 +16,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
+
+import msgspec
 
 from ..errors import ConfigError
 from ..text import content_hash
@@ -48,10 +50,10 @@ class BatchProgress:
     total: int
 
 
-class BatchResult(NamedTuple):
+class BatchResult(msgspec.Struct, frozen=True):
     """One request's result: a completion, or why there is none and whether to send it again
     (expired, canceled, a rate limit or server error) or not (the request was refused).
-    A named tuple, like ``Completion``: one is made per line of a result file."""
+    A frozen msgspec struct, like ``Completion``: one is made per line of a result file."""
 
     custom_id: str
     completion: Completion | None = None

@@ -5,9 +5,9 @@ batch over it (``batches.create``, tagged with our batch id in ``metadata``), it
 Each line is ``{"custom_id", "method": "POST", "url": "/v1/chat/completions", "body"}`` with the
 body ``OpenAIProvider.complete`` sends. A file holds up to 50,000 requests, so both ways go
 at nearly orjson's own speed: the part of a line that is the same on every line is serialized
-once, and the result files are read as plain JSON (orjson), not through the SDK's models, an
-answer's line by plain indexing. Each fast path checks what it assumes and otherwise leaves
-the line to the full one.
+once, and the result files are read without the SDK's models: a line that carries an answer
+is decoded straight into typed fields (msgspec), any other as plain JSON (orjson). Each fast
+path checks what it assumes and otherwise leaves the line to the full one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 import openai
 import orjson
 
@@ -155,41 +156,72 @@ class OpenAIBatch(BatchClient[OpenAIProvider]):
         )
 
 
+class _Message(msgspec.Struct):
+    content: str | None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message
+    finish_reason: str | None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class _Body(msgspec.Struct):
+    choices: list[_Choice]
+    usage: _Usage
+    error: None = None
+
+
+class _Response(msgspec.Struct):
+    status_code: int
+    body: _Body
+
+
+class _AnswerLine(msgspec.Struct):  # a line that carries an answer; other fields are ignored
+    custom_id: str
+    response: _Response
+    error: None = None
+
+
+_ANSWER_LINE = msgspec.json.Decoder(_AnswerLine)
+
+
 def parse_results(content: bytes) -> Iterable[BatchResult]:
     """The results in an output or error file, a line each (blank lines skipped)."""
     for line in content.splitlines():
-        if line.strip():
-            yield result_of(orjson.loads(line))
+        if line and not line.isspace():  # isspace stops at the first other byte; strip copies
+            yield _answered(line) or result_of(orjson.loads(line))
+
+
+def _answered(line: bytes) -> BatchResult | None:
+    """A line in the shape a server gives an answer (status 200, no error, a choice with its
+    message, usage), decoded straight into typed fields in one call (a file holds up to 50,000
+    lines); None for any other line, which ``result_of`` reads and would read this one the
+    same way."""
+    try:
+        answer = _ANSWER_LINE.decode(line)
+    except msgspec.DecodeError:
+        return None
+    response = answer.response
+    if response.status_code != 200 or not response.body.choices:
+        return None
+    choice, usage = response.body.choices[0], response.body.usage
+    completion = Completion(
+        choice.message.content or "",
+        choice.finish_reason,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        0.0,
+    )
+    return BatchResult(answer.custom_id, completion)
 
 
 def result_of(line: dict[str, Any]) -> BatchResult:
-    """One line of an output or error file as a result.
-
-    A line in the shape a server gives an answer (status 200, no error, a choice with its
-    message, usage) is read by plain indexing, one result per line of a file of up to 50,000;
-    any other line, or one that shape does not fit, is read by ``_any_result``, which gives the
-    same result for the lines both can read."""
-    try:
-        response = line["response"]
-        body = response["body"]
-        if response["status_code"] == 200 and not (line.get("error") or body.get("error")):
-            choice = body["choices"][0]
-            usage = body["usage"]
-            completion = Completion(
-                choice["message"]["content"] or "",
-                choice["finish_reason"],
-                usage["prompt_tokens"],
-                usage["completion_tokens"],
-                0.0,
-            )
-            return BatchResult(line["custom_id"], completion)
-    except (KeyError, IndexError, TypeError, AttributeError):
-        pass
-    return _any_result(line)
-
-
-def _any_result(line: dict[str, Any]) -> BatchResult:
-    """Any line: an answer in any shape, an error, or neither."""
+    """One line of an output or error file: an answer in any shape, an error, or neither."""
     custom_id = line["custom_id"]
     response = line.get("response") or {}
     status = response.get("status_code", 0)
