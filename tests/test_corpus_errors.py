@@ -52,6 +52,23 @@ CASES = {
     "huge_string": ("big.jsonl", line({**GOOD, "text_human": "ж" * 10_000_000}),
                     "big.jsonl:1: text_human: String should have at most 100000 characters"),
     "unknown_extension": ("corpus.txt", line(GOOD), "corpus.txt:1: file: unknown extension '.txt'"),
+    # Values that once ended in a traceback: Python's limit on integer digits, a date that does
+    # not exist, and values the store's JSON cannot hold.
+    "long_integer_jsonl": ("long.jsonl", line(GOOD) + '\n{"id": "A", "n": ' + "1" * 5000 + "}",
+                           "long.jsonl:2: record: a number longer than 4,300 digits"),
+    "long_integer_json": ("long.json", "[\n" + line(GOOD) + ',\n{"id": "A", "n": ' + "1" * 5000
+                          + "}\n]", "long.json:3: file: a number longer than 4,300 digits"),
+    "long_integer_yaml": ("long.yaml", "- id: A\n  n: " + "1" * 5000 + "\n",
+                          "long.yaml:2: [0].n: a number longer than 4,300 digits"),
+    "impossible_date_yaml": ("date.yaml", "- id: A\n  parts:\n    - id: B\n      when: 2020-02-30\n",
+                             "date.yaml:4: [0].parts[0].when: '2020-02-30' is not a timestamp"),
+    "integer_past_64_bits": ("wide.jsonl", line({**GOOD, "weight": 10**30}),
+                             "wide.jsonl:1: weight: cannot be stored as JSON"),
+    "quality_past_64_bits": ("q.yaml", "- hyperlexeme: жар\n  expressions:\n    - text: x\n"
+                             "      quality: {score: 1" + "0" * 30 + "}\n",
+                             "q.yaml:4: expressions[0].quality: cannot be stored as JSON"),
+    "yaml_set": ("set.yaml", "- id: A\n  tags: !!set {a, b}\n",
+                 "set.yaml:2: tags: cannot be stored as JSON"),
 }
 
 

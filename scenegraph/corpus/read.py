@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ TOO_DEEP = (
     f"(at most {(MAX_NESTING - 1) // 2} levels of parts)"
 )
 TOO_LARGE = f"more than {MAX_VALUES:,} values in one record"
+# Python refuses to read integers longer than this (a guard against slow conversions).
+TOO_LONG = f"a number longer than {sys.get_int_max_str_digits():,} digits"
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 LIST_KEYS = ("scenes", "records", "hyperlexemes")
 
@@ -121,6 +124,8 @@ def _jsonl_records(name: str, text: str) -> Iterator[RawRecord]:
             yield RawRecord(
                 line, where, f"{where.at()}: record: invalid JSON: {exc.msg} (column {exc.colno})"
             )
+        except ValueError:
+            yield RawRecord(None, where, f"{where.at()}: record: {TOO_LONG}")
         except RecursionError:
             yield RawRecord(None, where, f"{where.at()}: record: {TOO_DEEP}")
 
@@ -132,6 +137,8 @@ def _json_records(name: str, text: str) -> Iterator[RawRecord]:
         raise CorpusError(
             [f"{name}:{exc.lineno}: file: invalid JSON: {exc.msg} (column {exc.colno})"]
         ) from exc
+    except ValueError:
+        raise CorpusError([f"{name}:{_long_number_line(text)}: file: {TOO_LONG}"]) from None
     except RecursionError:
         raise CorpusError([f"{name}:{_deep_json_line(text)}: file: {TOO_DEEP}"]) from None
     starts = _json_element_lines(text)
@@ -150,6 +157,12 @@ def _json_records(name: str, text: str) -> Iterator[RawRecord]:
         yield _checked(
             item, Where(name, lines[index] if index < len(lines) else 1), bounded=bounded
         )
+
+
+def _long_number_line(text: str) -> int:
+    """The line of the first run of digits longer than Python reads as an integer."""
+    found = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", text)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}\n]')
@@ -287,7 +300,12 @@ def _yaml_records(name: str, text: str) -> Iterator[RawRecord]:
         loader = yaml.SafeLoader(text)  # the reader already refuses control characters
         try:
             node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
+            data = None
+            if node is not None:
+                try:
+                    data = loader.construct_document(node)
+                except ValueError:  # a scalar its type refuses: say which
+                    raise CorpusError([f"{name}:{_bad_yaml_value(node)}"]) from None
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
@@ -316,6 +334,34 @@ def _yaml_records(name: str, text: str) -> Iterator[RawRecord]:
         pairs = [(data, node)]
     for item, item_node in pairs:
         yield _checked(item, Where(name, item_node.start_mark.line + 1), item_node)
+
+
+def _bad_yaml_value(top: yaml.Node) -> str:
+    """``line: field: reason`` for the first scalar that cannot be read as its type: a date
+    that does not exist, an integer longer than Python reads."""
+    constructor = yaml.SafeLoader("")  # fresh: the failed load left its own mid-document
+    stack: list[tuple[yaml.Node, tuple]] = [(top, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                stack += [(value, (*path, key.value)), (key, path)]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += reversed([(value, (*path, i)) for i, value in enumerate(node.value)])
+        else:
+            try:
+                constructor.construct_object(node)
+            except ValueError as exc:
+                field_name = _path_text(path) or "file"
+                return f"{node.start_mark.line + 1}: {field_name}: {_unreadable(node, exc)}"
+    return "1: file: a value YAML cannot read"
+
+
+def _unreadable(node: yaml.Node, exc: ValueError) -> str:
+    kind = node.tag.rsplit(":", 1)[-1]
+    if kind == "int":
+        return TOO_LONG
+    return f"{node.value[:40]!r} is not a {kind}: {exc}"
 
 
 def _deep_yaml_line(text: str) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -50,6 +51,17 @@ def _filled(value: str) -> str:
     return value
 
 
+def _storable(value: Any) -> Any:
+    """A value the store can keep as JSON (props, provenance, quality): an integer past 64
+    bits, a YAML set or binary would fail only when the batch is written."""
+    try:
+        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"cannot be stored as JSON: {exc}") from None
+    return value
+
+
+Storable = Annotated[Any, AfterValidator(_storable)]
 Name = Annotated[str, StringConstraints(max_length=MAX_NAME), AfterValidator(_filled)]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_filled)]
 Names = Annotated[list[Name], BeforeValidator(_as_list)]
@@ -57,6 +69,7 @@ Names = Annotated[list[Name], BeforeValidator(_as_list)]
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=False)
+    __pydantic_extra__: dict[str, Storable]  # fields the shapes do not name become props
 
     def extras(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -65,8 +78,8 @@ class _Record(BaseModel):
 class _GraphFields(BaseModel):
     """What the graph adds to an expression; an exported corpus carries it back in."""
 
-    provenance: dict[str, Any] | None = None
-    quality: dict[str, Any] | None = None
+    provenance: Annotated[dict[str, Any], AfterValidator(_storable)] | None = None
+    quality: Annotated[dict[str, Any], AfterValidator(_storable)] | None = None
     passed: bool | None = None
 
     def graph_fields(self) -> dict[str, Any]:
