@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from hang_watchdog import watchdog
 from scenegraph.corpus import CorpusBuilder, read_records
+from scenegraph.corpus.read import _json_value
 from scenegraph.errors import CorpusError
 from scenegraph.load import load_corpus
 
@@ -111,3 +112,35 @@ def test_store_is_unchanged_by_a_refused_load(ladybug_store, tmp_path_factory, r
         assert ladybug_store.counts() == before
     else:
         assert ladybug_store.counts()["Scene"] >= report.scenes > 0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=4),
+    max_leaves=12)
+json_texts = st.one_of(
+    st.builds(lambda value, ascii: json.dumps(value, ensure_ascii=ascii), json_values,
+              st.booleans()),
+    st.text(alphabet='{}[],:"\\ -+.eE0123456789truefalsnNaIiy\n\t', max_size=16))
+
+
+def outcome(read, text: str) -> str:
+    try:
+        return repr(read(text))
+    except (ValueError, RecursionError) as exc:
+        return type(exc).__name__
+
+
+@watchdog()
+@given(json_texts)
+@example('{"a": NaN, "b": Infinity, "c": -Infinity}')
+@example('["\\ud800", "\\udfff x"]')
+@example("[1e400, -1e400, 1e-400]")
+@example("[" + "9" * 400 + ", " + "9" * 400 + ".5]")
+@example("1" * 5000)
+@example("[" * 5000 + "]" * 5000)
+@example('{"a": 1, "a": 2}')
+def test_json_text_reads_as_json_reads_it(text):
+    """The reader's fast decoder gives what json gives, value for value (or the same error)."""
+    assert outcome(_json_value, text) == outcome(json.loads, text)
