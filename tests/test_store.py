@@ -156,3 +156,59 @@ def test_expressions_of_every_status(seeded_store):
     assert everything == seeded_store.expressions()  # the seeds hold only active expressions
     assert len(seeded_store.expressions(["Δ17"], status=None)) >= 2
     assert seeded_store.expressions(status="superseded") == []
+
+
+def test_batch_rows_put_each_value_in_its_column():
+    """add_scene and add_expression write their rows as literal tuples; each value must sit in
+    the column of its name, as the generic ``put`` (by column name) places it."""
+    from scenegraph.corpus.build import SceneDraft
+    from scenegraph.graph.batch import ExpressionRow
+    from scenegraph.models import Component, scene_hash
+    from scenegraph.text import canonical_json
+
+    scene = SceneDraft(id="S", title="заглавие", text="текст", lang="ru",
+                       components=[Component(kind="agent", name="тело")], archetypes=["порог"],
+                       parts=["P"], leads_to=["L"], props={"k": 1}, depth=2, root="R")
+    expression = ExpressionRow(id="E", text="слово", form="symbolic", style="поэт",
+                               register="высокий", tone="тихий", target="en", lang="ru",
+                               provenance={"source": "s"}, props={"p": 2}, quality={"q": 3},
+                               passed=True, scene_ids=["S"], status="superseded")
+    batch = GraphBatch.of([scene], [expression])
+    scene_row = {"id": "S", "title": "заглавие", "text": "текст", "lang": "ru", "depth": 2,
+                 "root": "R", "content_hash": scene_hash("заглавие", "текст", "ru",
+                                                         ["agent:тело"], ["порог"], {"k": 1}),
+                 "props": canonical_json({"k": 1})}
+    expression_row = {"id": "E", "text": "слово", "form": "symbolic", "style": "поэт",
+                      "register": "высокий", "tone": "тихий", "target": "en", "lang": "ru",
+                      "provenance": canonical_json({"source": "s"}),
+                      "props": canonical_json({"p": 2}), "quality": canonical_json({"q": 3}),
+                      "passed": True, "status": "superseded"}
+    assert [r for r in batch.node_rows("Scene") if r["id"] == "S"] == [scene_row]
+    assert batch.node_rows("Expression") == [expression_row]
+    assert batch.node_rows("Component") == [{"key": "agent:тело", "kind": "agent", "name": "тело"}]
+    assert batch.node_rows("Archetype") == [{"name": "порог"}]
+    assert batch.rel_rows("HAS") == [{"src": "S", "dst": "agent:тело", "role": "agent"}]
+    assert batch.rel_rows("EVOKES") == [{"src": "S", "dst": "порог"}]
+    assert batch.rel_rows("CONTAINS") == [{"src": "S", "dst": "P"}]
+    assert batch.rel_rows("LEADS_TO") == [{"src": "S", "dst": "L"}]
+    assert batch.rel_rows("EXPRESSES") == [{"src": "E", "dst": "S"}]
+    by_name = GraphBatch()
+    by_name.put("Scene", scene_row)
+    by_name.put("Expression", expression_row)
+    assert by_name.node_values("Scene") == [r for r in batch.node_values("Scene") if r[0] == "S"]
+    assert by_name.node_values("Expression") == batch.node_values("Expression")
+
+
+def test_a_batch_row_is_filled_in_by_later_values_and_refuses_unknown_columns():
+    batch = GraphBatch()
+    batch.named("Scene", "S")
+    batch.node("Scene", id="S", title="t")
+    batch.node("Scene", id="S", lang="ru")
+    batch.node("Scene", id="S")  # named again: changes nothing
+    assert batch.node_rows("Scene") == [{"id": "S", "title": "t", "text": None, "lang": "ru",
+                                         "depth": None, "root": None, "content_hash": None,
+                                         "props": None}]
+    with pytest.raises(KeyError, match="colour"):
+        batch.node("Scene", id="S", colour="red")
+    with pytest.raises(KeyError, match="weight"):
+        batch.rel("RESONATES", "S", "T", weight=1.0)

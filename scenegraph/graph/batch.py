@@ -65,8 +65,14 @@ class ExpressionRow:
 
 @dataclass
 class GraphBatch:
-    nodes: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
-    rels: dict[str, dict[tuple, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+    """Rows as tuples in their table's column order (``columns``): LadybugDB's COPY takes them
+    as they are, turned into columns in one transposition; ``node_rows`` and ``rel_rows``
+    give them as dicts for the statements that name their columns (Neo4j, merges)."""
+
+    # label -> {key: row}; a row holds every column of the table, None where the batch says nothing
+    nodes: dict[str, dict[Any, tuple]] = field(default_factory=lambda: defaultdict(dict))
+    # rel type -> {(src, dst): (src, dst, *the relationship's columns)}
+    rels: dict[str, dict[tuple, tuple]] = field(default_factory=lambda: defaultdict(dict))
     # rel type -> {source key: the complete set of target keys}; edges outside the set go away.
     replace: dict[str, dict[Any, list[Any]]] = field(default_factory=lambda: defaultdict(dict))
 
@@ -75,31 +81,44 @@ class GraphBatch:
         self.put(label, values)
 
     def put(self, label: str, values: dict[str, Any]) -> None:
-        """``node`` for values already in a dict (taken as the row when it names every column)."""
+        """``node`` for values already in a dict."""
+        names = columns(label)
+        if unknown := values.keys() - set(names):
+            raise KeyError(f"{label} has no column {sorted(unknown)[0]!r}")
+        self._row(label, values[_key_column(label)], tuple(values.get(name) for name in names))
+
+    def _row(self, label: str, key: Any, row: tuple) -> None:
         rows = self.nodes[label]
-        key = values[_key_column(label)]
-        row = rows.get(key)
-        if row is None:
-            empty = _empty_row(label)
-            rows[key] = values if len(values) == len(empty) else {**empty, **values}
-        elif len(values) > 1:  # not just named again by its key (a part, a link's end)
-            row.update((name, value) for name, value in values.items() if value is not None)
+        old = rows.get(key)
+        rows[key] = row if old is None else _filled(old, row)
 
     def named(self, label: str, key: Any) -> None:
         """A node named by its key alone (a part, a link's end): a row only if it has none."""
         rows = self.nodes[label]
         if key not in rows:
-            rows[key] = {**_empty_row(label), _key_column(label): key}
+            rows[key] = _key_row(label, key)
 
     def rel(self, rel_type: str, src: Any, dst: Any, **props: Any) -> None:
-        row = {"src": src, "dst": dst, **_empty_row(rel_type), **props}
-        self.rels[rel_type][(src, dst)] = row
+        names = schema().rels[rel_type].columns
+        if unknown := props.keys() - names.keys():
+            raise KeyError(f"{rel_type} has no column {sorted(unknown)[0]!r}")
+        self.rels[rel_type][(src, dst)] = (src, dst, *(props.get(name) for name in names))
 
-    def node_rows(self, label: str) -> list[dict[str, Any]]:
+    def node_values(self, label: str) -> list[tuple]:
+        """The label's rows as tuples in ``columns(label)`` order."""
         return list(self.nodes.get(label, {}).values())
 
-    def rel_rows(self, rel_type: str) -> list[dict[str, Any]]:
+    def rel_values(self, rel_type: str) -> list[tuple]:
+        """The relationship rows as tuples: source key, target key, then its columns."""
         return list(self.rels.get(rel_type, {}).values())
+
+    def node_rows(self, label: str) -> list[dict[str, Any]]:
+        names = columns(label)
+        return [dict(zip(names, row)) for row in self.nodes.get(label, {}).values()]
+
+    def rel_rows(self, rel_type: str) -> list[dict[str, Any]]:
+        names = ("src", "dst", *schema().rels[rel_type].columns)
+        return [dict(zip(names, row)) for row in self.rels.get(rel_type, {}).values()]
 
     def replace_rows(self, rel_type: str) -> list[dict[str, Any]]:
         return [{"src": src, "keys": keys} for src, keys in self.replace.get(rel_type, {}).items()]
@@ -123,75 +142,70 @@ class GraphBatch:
             return
         sid = scene.id
         keys = [component.key for component in scene.components]
-        self.put(
-            "Scene",
-            {
-                "id": sid,
-                "title": scene.title,
-                "text": scene.text,
-                "lang": scene.lang,
-                "depth": scene.depth,
-                "root": scene.root,
-                "content_hash": scene_hash(
-                    scene.title, scene.text, scene.lang, keys, scene.archetypes, scene.props
-                ),
-                "props": _json_or_none(scene.props),
-            },
+        # The rows of every load, written as literal tuples in the schema's column order
+        # (tests/test_store.py checks each against ``columns``): no per-column look-ups.
+        content_hash = scene_hash(
+            scene.title, scene.text, scene.lang, keys, scene.archetypes, scene.props
         )
-        # The loops below are the rows of every load: built as ``node``/``rel`` build them
-        # (the schema's empty row filled in), but without their keyword calls, which cost a
-        # third of building a corpus's rows.
+        self._row(
+            "Scene",
+            sid,
+            (
+                sid,
+                scene.title,
+                scene.text,
+                scene.lang,
+                scene.depth,
+                scene.root,
+                content_hash,
+                _json_or_none(scene.props),
+            ),
+        )
         components, has = self.nodes["Component"], self.rels["HAS"]
-        component_row, has_row = _empty_row("Component"), _empty_row("HAS")
         for key, component in zip(keys, scene.components):
             if key not in components:  # its row is all in its key
-                components[key] = {
-                    **component_row,
-                    "key": key,
-                    "kind": component.kind,
-                    "name": component.name,
-                }
-            has[(sid, key)] = {"src": sid, "dst": key, **has_row, "role": component.kind}
+                components[key] = (key, component.kind, component.name)
+            has[(sid, key)] = (sid, key, component.kind)
         archetypes, evokes = self.nodes["Archetype"], self.rels["EVOKES"]
-        archetype_row, evokes_row = _empty_row("Archetype"), _empty_row("EVOKES")
         for name in scene.archetypes:
             if name not in archetypes:
-                archetypes[name] = {**archetype_row, "name": name}
-            evokes[(sid, name)] = {"src": sid, "dst": name, **evokes_row}
+                archetypes[name] = (name,)
+            evokes[(sid, name)] = (sid, name)
         self.replace["HAS"][sid] = keys
         self.replace["EVOKES"][sid] = list(scene.archetypes)
         for form in scene.hyperlexemes:
             self.node("Hyperlexeme", form=form, kind=hyperlexeme_kind(form))
             self.rel("NAMES", form, sid)
         for rel_type, ends in (("CONTAINS", scene.parts), ("LEADS_TO", scene.leads_to)):
-            edges, edge_row = self.rels[rel_type], _empty_row(rel_type)
+            edges = self.rels[rel_type]
             for end in ends:
                 self.named("Scene", end)
-                edges[(sid, end)] = {"src": sid, "dst": end, **edge_row}
+                edges[(sid, end)] = (sid, end)
 
     def add_expression(self, expr: Expression | ExpressionRow) -> None:
-        self.put(
+        self._row(
             "Expression",
-            {
-                "id": expr.id,
-                "text": expr.text,
-                "form": expr.form,
-                "style": expr.style,
-                "register": expr.register,
-                "tone": expr.tone,
-                "target": expr.target,
-                "lang": expr.lang,
-                "provenance": _json_or_none(expr.provenance),
-                "props": _json_or_none(expr.props),
-                "quality": _json_or_none(expr.quality),
-                "passed": expr.passed,
-                "status": expr.status,
-            },
+            expr.id,
+            (
+                expr.id,
+                expr.text,
+                expr.form,
+                expr.style,
+                expr.register,
+                expr.tone,
+                expr.target,
+                expr.lang,
+                _json_or_none(expr.provenance),
+                _json_or_none(expr.props),
+                _json_or_none(expr.quality),
+                expr.passed,
+                expr.status,
+            ),
         )
-        edges, edge_row = self.rels["EXPRESSES"], _empty_row("EXPRESSES")
+        edges = self.rels["EXPRESSES"]
         for scene_id in expr.scene_ids:
             self.named("Scene", scene_id)
-            edges[(expr.id, scene_id)] = {"src": expr.id, "dst": scene_id, **edge_row}
+            edges[(expr.id, scene_id)] = (expr.id, scene_id)
 
     @classmethod
     def of(
@@ -208,15 +222,24 @@ class GraphBatch:
 
 
 @cache
+def columns(label: str) -> tuple[str, ...]:
+    """A node table's columns in the order of its rows (the schema's)."""
+    return tuple(schema().nodes[label].columns)
+
+
+@cache
 def _key_column(label: str) -> str:
     return schema().nodes[label].key
 
 
-@cache
-def _empty_row(table: str) -> dict[str, None]:
-    """Every column of a node or relationship table, empty: what each of its rows starts as."""
-    nodes, rels = schema().nodes, schema().rels
-    return dict.fromkeys(nodes[table].columns if table in nodes else rels[table].columns)
+def _key_row(label: str, key: Any) -> tuple:
+    """A row that holds only its key."""
+    return tuple(key if name == _key_column(label) else None for name in columns(label))
+
+
+def _filled(old: tuple, new: tuple) -> tuple:
+    """``old`` with what ``new`` says in place (its None says nothing)."""
+    return tuple(o if n is None else n for o, n in zip(old, new))
 
 
 def _json_or_none(value: dict[str, Any] | None) -> str | None:
