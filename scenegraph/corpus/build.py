@@ -15,7 +15,6 @@ domain models as well would validate every value a second time; pydantic's unval
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import msgspec
 from pydantic import BaseModel
 
 from ..graph.batch import ExpressionRow, GraphBatch
@@ -51,20 +51,19 @@ from .vocabulary import vocabulary
 R = TypeVar("R", bound=BaseModel)
 
 
-@dataclass(slots=True)
-class SceneDraft:
+class SceneDraft(msgspec.Struct):  # msgspec structs here: built in C, two or more a record
     """A scene as the records state it, merged by id: ``models.Scene``'s fields."""
 
     id: str
     title: str | None = None
     text: str | None = None
     lang: str | None = None
-    components: list[Component] = field(default_factory=list)
-    archetypes: list[str] = field(default_factory=list)
-    hyperlexemes: list[str] = field(default_factory=list)
-    parts: list[str] = field(default_factory=list)
-    leads_to: list[str] = field(default_factory=list)
-    props: dict[str, Any] = field(default_factory=dict)
+    components: list[Component] = []  # each draft gets its own empty list (and dict)
+    archetypes: list[str] = []
+    hyperlexemes: list[str] = []
+    parts: list[str] = []
+    leads_to: list[str] = []
+    props: dict[str, Any] = {}
     depth: int | None = None  # its place in the fractal, known once every record is in
     root: str | None = None
 
@@ -78,8 +77,7 @@ class Reject:
     record: Any
 
 
-@dataclass(slots=True)
-class Definition:
+class Definition(msgspec.Struct):
     """A scene as one record defines it; ``fields`` are the scene fields it states (the
     others it leaves open for other records to fill)."""
 
@@ -93,16 +91,15 @@ _SETS = ("components", "archetypes")
 _UNIONS = ("hyperlexemes", "parts", "leads_to")
 
 
-@dataclass
-class Parsed:
+class Parsed(msgspec.Struct):
     """What one record gives: the accumulator its parsers add to, problems included."""
 
     where: Where
-    definitions: list[Definition] = field(default_factory=list)
-    expressions: list[ExpressionRow] = field(default_factory=list)
-    references: set[str] = field(default_factory=set)
-    problems: list[str] = field(default_factory=list)
-    unknown_labels: list[str] = field(default_factory=list)  # "style:foo", once per expression
+    definitions: list[Definition] = []
+    expressions: list[ExpressionRow] = []
+    references: set[str] = set()
+    problems: list[str] = []
+    unknown_labels: list[str] = []  # "style:foo", once per expression
 
     def refuse(self, path: tuple, message: str) -> None:
         self.problems.append(problem(self.where, path, message))
@@ -419,7 +416,7 @@ def _merged(current: SceneDraft | None, new: Definition) -> SceneDraft:
     corpus as it was)."""
     if current is None:
         return new.scene
-    merged = dataclasses.replace(current)
+    merged = msgspec.structs.replace(current)
     for name in (*_SCALARS, *_SETS):
         if name in new.fields:
             setattr(merged, name, getattr(new.scene, name))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, Protocol
 
+import msgspec
+
 from ..models import Component, Expression, hyperlexeme_kind, scene_hash
 from ..text import canonical_json
 from .schema import schema
@@ -39,12 +41,12 @@ class SceneLike(Protocol):
     root: str | None
 
 
-@dataclass(slots=True)
-class ExpressionRow:
+class ExpressionRow(msgspec.Struct):
     """An expression as plain data: the fields of ``models.Expression`` without its validation.
 
     What the corpus builds from records it validated once, and what the export reads back (one
-    per stored expression): both make many, and a pydantic model would check each again.
+    per stored expression): both make many, and a pydantic model would check each again. A
+    msgspec struct: built in C, without the dataclass's Python ``__init__``.
     """
 
     id: str
