@@ -120,15 +120,17 @@ def _jsonl_records(name: str, text: str) -> Iterator[RawRecord]:
             continue
         where = Where(name, number)
         try:
-            yield _checked(_json_value(line), where, bounded=_bounded(line))
+            data = _json_value(line)
         except json.JSONDecodeError as exc:
             yield RawRecord(
                 line, where, f"{where.at()}: record: invalid JSON: {exc.msg} (column {exc.colno})"
             )
-        except ValueError:
+        except ValueError:  # json's only other refusal: an integer past the digit limit
             yield RawRecord(None, where, f"{where.at()}: record: {TOO_LONG}")
         except RecursionError:
             yield RawRecord(None, where, f"{where.at()}: record: {TOO_DEEP}")
+        else:
+            yield _checked(data, where, bounded=_bounded(line))
 
 
 def _json_value(text: str) -> Any:
@@ -149,7 +151,7 @@ def _json_records(name: str, text: str) -> Iterator[RawRecord]:
         raise CorpusError(
             [f"{name}:{exc.lineno}: file: invalid JSON: {exc.msg} (column {exc.colno})"]
         ) from exc
-    except ValueError:
+    except ValueError:  # json's only other refusal: an integer past the digit limit
         raise CorpusError([f"{name}:{_long_number_line(text)}: file: {TOO_LONG}"]) from None
     except RecursionError:
         raise CorpusError([f"{name}:{_deep_json_line(text)}: file: {TOO_DEEP}"]) from None
