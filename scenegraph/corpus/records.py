@@ -28,7 +28,6 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
 )
 from pydantic_core import ErrorDetails
 
@@ -37,7 +36,6 @@ from ..text import nfc
 
 MAX_NAME = 500
 MAX_TEXT = 100_000
-_KINDS = frozenset((*COMPONENT_KINDS, "meta"))
 
 
 def _as_list(value: Any) -> Any:
@@ -101,24 +99,14 @@ class ExpressionIn(_Record, _GraphFields):
 
 
 class ComponentsIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # A kind outside these fields is refused by pydantic itself (``_message`` names it).
+    model_config = ConfigDict(extra="forbid")
 
     agent: Names = Field(default_factory=list)
     field: Names = Field(default_factory=list)
     act: Names = Field(default_factory=list)
     tone: Names = Field(default_factory=list)
     meta: Names = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_kinds(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not _KINDS.issuperset(data):
-            unknown = [k for k in data if k not in _KINDS]
-            raise ValueError(
-                f"unknown component kind {unknown[0]!r} "
-                f"(expected {', '.join(COMPONENT_KINDS)} or meta)"
-            )
-        return data
 
 
 class PairRecord(_Record, _GraphFields):
@@ -182,10 +170,16 @@ def validated(shape: type[R], data: Any) -> R | list[tuple[tuple, str]]:
     try:
         return shape.model_validate(data)
     except ValidationError as exc:
-        return [
-            (tuple(part for part in error["loc"] if part != "function-after"), _message(error))
-            for error in exc.errors(include_url=False)
-        ]
+        return [_problem(error) for error in exc.errors(include_url=False)]
+
+
+def _problem(error: ErrorDetails) -> tuple[tuple, str]:
+    """(field path, message) of one pydantic error."""
+    loc = tuple(part for part in error["loc"] if part != "function-after")
+    if error["type"] == "extra_forbidden":  # only ComponentsIn forbids: a kind it does not know
+        kinds = f"expected {', '.join(COMPONENT_KINDS)} or meta"
+        return loc[:-1], f"unknown component kind {loc[-1]!r} ({kinds})"
+    return loc, _message(error)
 
 
 def _message(error: ErrorDetails) -> str:
