@@ -99,7 +99,7 @@ class ExpressionIn(_Record, _GraphFields):
 
 
 class ComponentsIn(BaseModel):
-    # A kind outside these fields is refused by pydantic itself (``_message`` names it).
+    # A kind outside these fields is refused by pydantic itself (``_problem`` names it).
     model_config = ConfigDict(extra="forbid")
 
     agent: Names = Field(default_factory=list)
