@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from ..models import COMPONENT_KINDS, Form
-from ..text import nfc
+from ..text import canonical_json, nfc
 
 MAX_NAME = 500
 MAX_TEXT = 100_000
@@ -53,7 +53,7 @@ def _storable(value: Any) -> Any:
     """A value the store can keep as JSON (props, provenance, quality): an integer past 64
     bits, a YAML set or binary would fail only when the batch is written."""
     try:
-        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        canonical_json(value)  # what the batch will call on it
     except orjson.JSONEncodeError as exc:
         raise ValueError(f"cannot be stored as JSON: {exc}") from None
     return value

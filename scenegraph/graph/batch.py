@@ -85,7 +85,7 @@ class GraphBatch:
     def put(self, label: str, values: dict[str, Any]) -> None:
         """``node`` for values already in a dict."""
         names = columns(label)
-        if unknown := values.keys() - set(names):
+        if unknown := values.keys() - names:
             raise KeyError(f"{label} has no column {sorted(unknown)[0]!r}")
         self._row(label, values[_key_column(label)], tuple(values.get(name) for name in names))
 

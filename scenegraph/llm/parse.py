@@ -57,12 +57,13 @@ def parse_outputs(content: str | None, keys: list[str], finish_reason: str | Non
     nothing else) is decoded straight into typed outputs, one call for a whole answer; any other
     answer, or one with an output that is not two strings, goes through the tolerant reader,
     which finds the same outputs in an answer both can read."""
+    text = content or ""
     data: Any
     try:
-        data = _ANSWER.decode(content or "")
+        data = _ANSWER.decode(text)
         outputs = data.outputs
     except msgspec.DecodeError:
-        data = first_json_value(content or "")
+        data = first_json_value(text)
         outputs = _outputs(data)
     texts = _texts(outputs, keys)
     if len(texts) == len(keys):  # texts holds only keys asked for: every one was found
