@@ -141,7 +141,10 @@ def bench_ladybug(corpus: Path, scenes: int, work: Path, repeat: int) -> Result:
                   0.5, note=f"ours {best_ours:.2f}s, raw COPY {best_raw:.2f}s (best of {repeat})")
 
 
-def bench_neo4j(corpus: Path, scenes: int) -> Result:
+def bench_neo4j(corpus: Path, scenes: int, repeat: int) -> Result:
+    """Best of ``repeat`` loads each, alternating, into an emptied database, after one warm-up
+    load by ours (the server's caches and query plans): one run of each swung the ratio by
+    ±25% as the server's JIT and the machine's other work came and went."""
     from neo4j_server import Neo4jServer
 
     with Neo4jServer(password="bench-password") as server:
@@ -154,24 +157,29 @@ def bench_neo4j(corpus: Path, scenes: int) -> Result:
                 session.run("MATCH (n) CALL (n) { DETACH DELETE n } "
                             "IN TRANSACTIONS OF 10000 ROWS").consume()
 
-        load_corpus(store, [corpus])  # warm the server's caches and query plans once
-        empty()
-        with stopwatch() as ours:
-            load_corpus(store, [corpus])
-        empty()
-        with stopwatch() as raw:
-            raw_neo4j(corpus, driver)
+        load_corpus(store, [corpus])
+        ours_s, raw_s = [], []
+        for _ in range(repeat):
+            empty()
+            with stopwatch() as ours:
+                load_corpus(store, [corpus])
+            empty()
+            with stopwatch() as raw:
+                raw_neo4j(corpus, driver)
+            ours_s.append(ours[0])
+            raw_s.append(raw[0])
         store.close()
         driver.close()
-    return Result("ingest neo4j (scenes/s)", scenes / ours[0], scenes / raw[0], "scenes/s", 0.8,
-                  note=f"ours {ours[0]:.2f}s, raw UNWIND {raw[0]:.2f}s")
+    best_ours, best_raw = min(ours_s), min(raw_s)
+    return Result("ingest neo4j (scenes/s)", scenes / best_ours, scenes / best_raw, "scenes/s",
+                  0.8, note=f"ours {best_ours:.2f}s, raw UNWIND {best_raw:.2f}s (best of {repeat})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=10_000)
     parser.add_argument("--skip-neo4j", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3, help="embedded runs of each, best kept")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each per store, best kept")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -179,7 +187,7 @@ def main() -> None:
         write_corpus(corpus, args.scenes)
         results = [bench_ladybug(corpus, args.scenes, work, args.repeat)]
         if not args.skip_neo4j:
-            results.append(bench_neo4j(corpus, args.scenes))
+            results.append(bench_neo4j(corpus, args.scenes, args.repeat))
     report(results)
 
 

@@ -354,18 +354,14 @@ def split_known(
     return [r for r in rows if r[key] not in known], [r for r in rows if r[key] in known]
 
 
-def rel_merge(
-    rel_type: str, rows: list[dict[str, Any]], *, create: bool = False
-) -> tuple[str, list[dict[str, Any]]]:
-    """Edges between stored nodes. ``create``: the edges are known to be new (their source
-    node is), so CREATE skips MERGE's look-up of each one."""
+def rel_merge(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Edges between stored nodes, each made unless it exists, its columns set."""
     rel = schema().rels[rel_type]
     src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
     sets = ", ".join(f"e.{col} = r.{col}" for col in rel.columns)
     return (
         f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r.src}}) "
-        f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) "
-        f"{'CREATE' if create else 'MERGE'} (a)-[e:{rel_type}]->(b)"
+        f"MATCH (b:{rel.target} {{{dst_key}: r.dst}}) MERGE (a)-[e:{rel_type}]->(b)"
         + (f" SET {sets}" if sets else ""),
         rows,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,8 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from ..errors import ReadOnlyViolation, StoreError, StoreUnavailable
-from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace, split_known
-from .batch import GraphBatch
+from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
+from .batch import GraphBatch, columns
 from .readonly import check_read_only
 from .schema import CYPHER_DIR, schema, statements
 
@@ -143,38 +143,53 @@ class Neo4jStore(Store):
 
     def _upsert_work(
         self, session: neo4j.Session, batch: GraphBatch
-    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    ) -> Iterator[tuple[str, Sequence[Any]]]:
         """(statement, rows) in a safe order: nodes, stale edges removed, edges added. Lazy:
-        each label's stored keys are read just before its rows are written."""
+        each label's stored keys are read just before its rows are written. What is created
+        goes as the batch's tuples, read by position: no dict per row to build and send."""
         added: dict[str, set[Any]] = {}
         for label, table in schema().nodes.items():
-            if rows := batch.node_rows(label):
+            if rows := batch.node_values(label):
+                at = columns(label).index(table.key)
                 known = session.execute_read(
                     _column,
                     f"UNWIND $keys AS k MATCH (n:{label} {{{table.key}: k}}) RETURN k",
-                    {"keys": [row[table.key] for row in rows]},
+                    {"keys": [row[at] for row in rows]},
                 )
-                new, old = split_known(rows, table.key, known)
-                added[label] = {r[table.key] for r in new}
+                new = [row for row in rows if row[at] not in known] if known else rows
+                added[label] = {row[at] for row in new}
                 if new:
-                    yield _node_create(label, new)
-                if old:
-                    yield node_merge(label, old)
+                    yield _node_create(label), new
+                if old := [row for row in rows if row[at] in known]:
+                    yield node_merge(label, [dict(zip(columns(label), row)) for row in old])
         for rel_type, rel in schema().rels.items():
             fresh = added.get(rel.source, set())
-            if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
-                yield rel_replace(rel_type, rows)
-            rows = batch.rel_rows(rel_type)
-            if new := [r for r in rows if r["src"] in fresh]:
-                yield rel_merge(rel_type, new, create=True)
-            if old := [r for r in rows if r["src"] not in fresh]:
-                yield rel_merge(rel_type, old)
+            if stale := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
+                yield rel_replace(rel_type, stale)
+            rows = batch.rel_values(rel_type)
+            if new := [row for row in rows if row[0] in fresh]:
+                yield _rel_create(rel_type), new
+            if old := [row for row in rows if row[0] not in fresh]:
+                names = ("src", "dst", *rel.columns)
+                yield rel_merge(rel_type, [dict(zip(names, row)) for row in old])
 
 
-def _node_create(label: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """New nodes with the properties their rows fill."""
-    rows = [{name: value for name, value in row.items() if value is not None} for row in rows]
-    return f"UNWIND $rows AS r CREATE (n:{label}) SET n = r", rows
+def _node_create(label: str) -> str:
+    """New nodes from rows in ``columns(label)`` order (a null stores no property)."""
+    props = ", ".join(f"{name}: r[{i}]" for i, name in enumerate(columns(label)))
+    return f"UNWIND $rows AS r CREATE (n:{label} {{{props}}})"
+
+
+def _rel_create(rel_type: str) -> str:
+    """Edges leaving new nodes (so none of them exists yet), from ``rel_values`` rows."""
+    rel = schema().rels[rel_type]
+    src_key, dst_key = schema().key_of(rel.source), schema().key_of(rel.target)
+    props = ", ".join(f"{name}: r[{i}]" for i, name in enumerate(rel.columns, start=2))
+    return (
+        f"UNWIND $rows AS r MATCH (a:{rel.source} {{{src_key}: r[0]}}) "
+        f"MATCH (b:{rel.target} {{{dst_key}: r[1]}}) "
+        f"CREATE (a)-[:{rel_type}{f' {{{props}}}' if props else ''}]->(b)"
+    )
 
 
 def _consume(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> None:
