@@ -115,12 +115,10 @@ class GraphBatch:
         return list(self.rels.get(rel_type, {}).values())
 
     def node_rows(self, label: str) -> list[dict[str, Any]]:
-        names = columns(label)
-        return [dict(zip(names, row)) for row in self.nodes.get(label, {}).values()]
+        return node_dicts(label, self.node_values(label))
 
     def rel_rows(self, rel_type: str) -> list[dict[str, Any]]:
-        names = ("src", "dst", *schema().rels[rel_type].columns)
-        return [dict(zip(names, row)) for row in self.rels.get(rel_type, {}).values()]
+        return rel_dicts(rel_type, self.rel_values(rel_type))
 
     def replace_rows(self, rel_type: str) -> list[dict[str, Any]]:
         return [{"src": src, "keys": keys} for src, keys in self.replace.get(rel_type, {}).items()]
@@ -227,6 +225,18 @@ class GraphBatch:
 def columns(label: str) -> tuple[str, ...]:
     """A node table's columns in the order of its rows (the schema's)."""
     return tuple(schema().nodes[label].columns)
+
+
+def node_dicts(label: str, rows: Iterable[tuple]) -> list[dict[str, Any]]:
+    """``node_values`` rows as dicts by column name."""
+    names = columns(label)
+    return [dict(zip(names, row)) for row in rows]
+
+
+def rel_dicts(rel_type: str, rows: Iterable[tuple]) -> list[dict[str, Any]]:
+    """``rel_values`` rows as dicts: ``src``, ``dst``, then the relationship's columns."""
+    names = ("src", "dst", *schema().rels[rel_type].columns)
+    return [dict(zip(names, row)) for row in rows]
 
 
 @cache

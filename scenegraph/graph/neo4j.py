@@ -25,7 +25,7 @@ from neo4j import exceptions as neo4j_errors
 
 from ..errors import ReadOnlyViolation, StoreError, StoreUnavailable
 from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
-from .batch import GraphBatch, columns
+from .batch import GraphBatch, columns, node_dicts, rel_dicts
 from .readonly import check_read_only
 from .schema import CYPHER_DIR, schema, statements
 
@@ -161,7 +161,7 @@ class Neo4jStore(Store):
                 if new:
                     yield _node_create(label), new
                 if old := [row for row in rows if row[at] in known]:
-                    yield node_merge(label, [dict(zip(columns(label), row)) for row in old])
+                    yield node_merge(label, node_dicts(label, old))
         for rel_type, rel in schema().rels.items():
             fresh = added.get(rel.source, set())
             if stale := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
@@ -170,8 +170,7 @@ class Neo4jStore(Store):
             if new := [row for row in rows if row[0] in fresh]:
                 yield _rel_create(rel_type), new
             if old := [row for row in rows if row[0] not in fresh]:
-                names = ("src", "dst", *rel.columns)
-                yield rel_merge(rel_type, [dict(zip(names, row)) for row in old])
+                yield rel_merge(rel_type, rel_dicts(rel_type, old))
 
 
 def _node_create(label: str) -> str:
