@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel
 
 from ..models import Component, Expression, Scene, fractal_place
-from .batch import GraphBatch
+from .batch import GraphBatch, key_position
 from .schema import schema
 
 Progress = Callable[[int], None]
@@ -345,13 +345,13 @@ def rel_replace(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[di
     )
 
 
-def split_known(
-    rows: list[dict[str, Any]], key: str, known: set[Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The node rows whose key the store lacks, and those it has (``known``)."""
+def split_known(label: str, rows: list[tuple], known: set[Any]) -> tuple[list[tuple], list[tuple]]:
+    """The node rows (``GraphBatch.node_values``) whose key the store lacks, and those it has
+    (``known``)."""
     if not known:
         return rows, []
-    return [r for r in rows if r[key] not in known], [r for r in rows if r[key] in known]
+    at = key_position(label)
+    return [r for r in rows if r[at] not in known], [r for r in rows if r[at] in known]
 
 
 def rel_merge(rel_type: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:

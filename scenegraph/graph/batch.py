@@ -244,6 +244,12 @@ def _key_column(label: str) -> str:
     return schema().nodes[label].key
 
 
+@cache
+def key_position(label: str) -> int:
+    """Where a node row (``node_values``) holds its key."""
+    return columns(label).index(_key_column(label))
+
+
 def _key_row(label: str, key: Any) -> tuple:
     """A row that holds only its key."""
     return tuple(key if name == _key_column(label) else None for name in columns(label))

@@ -26,7 +26,7 @@ from .base import (
     rel_replace,
     split_known,
 )
-from .batch import GraphBatch
+from .batch import GraphBatch, key_position, node_dicts, rel_dicts
 from .readonly import check_read_only
 from .schema import CYPHER_DIR, schema, statements
 
@@ -205,16 +205,16 @@ class LadybugStore(Store):
                 was_empty.add(label)
                 yield ("copy", label), batch.node_values(label)
                 continue
-            rows = batch.node_rows(label)
+            values, at = batch.node_values(label), key_position(label)
             known = self._existing(
                 f"MATCH (n:{label} {{{table.key}: k}}) RETURN n.{table.key}",
-                {"k": [row[table.key] for row in rows]},
+                {"k": [row[at] for row in values]},
             )
-            new, old = split_known(rows, table.key, known)
-            added[label] = {r[table.key] for r in new}
-            yield ("copy", label), [tuple(r.values()) for r in new]  # dicts in column order
+            new, old = split_known(label, values, known)
+            added[label] = {row[at] for row in new}
+            yield ("copy", label), new
             if old:
-                yield node_merge(label, old)
+                yield node_merge(label, node_dicts(label, old))
         for rel_type, rel in schema().rels.items():
             if rel.source in was_empty:
                 yield ("copy", rel_type), batch.rel_values(rel_type)
@@ -223,20 +223,19 @@ class LadybugStore(Store):
             fresh = added.get(rel.source, set())
             if rows := [r for r in batch.replace_rows(rel_type) if r["src"] not in fresh]:
                 yield rel_replace(rel_type, rows)
-            if rows := batch.rel_rows(rel_type):
-                known = self._existing_edges(rel_type, [r for r in rows if r["src"] not in fresh])
-                new_rows = [r for r in rows if (r["src"], r["dst"]) not in known]
-                yield ("copy", rel_type), [tuple(r.values()) for r in new_rows]
-                if rel.columns and (old := [r for r in rows if (r["src"], r["dst"]) in known]):
-                    yield rel_merge(rel_type, old)
+            if edges := batch.rel_values(rel_type):  # (src, dst, *columns)
+                known = self._existing_edges(rel_type, [r for r in edges if r[0] not in fresh])
+                yield ("copy", rel_type), [r for r in edges if r[:2] not in known]
+                if rel.columns and (stored := [r for r in edges if r[:2] in known]):
+                    yield rel_merge(rel_type, rel_dicts(rel_type, stored))
 
     def _has_nodes(self, label: str) -> bool:
         """Whether the table holds a node (an empty one, as in a first load, needs no look-up
         of which keys it has: a LOAD FROM of every key costs ~15 % of such a write)."""
         return bool(self._execute(f"MATCH (n:{label}) RETURN 1 LIMIT 1").rows)
 
-    def _existing_edges(self, rel_type: str, rows: list[dict[str, Any]]) -> set:
-        """The (src, dst) pairs of ``rows`` that the store already links."""
+    def _existing_edges(self, rel_type: str, rows: list[tuple]) -> set:
+        """The (src, dst) pairs of ``rows`` (``rel_values``) that the store already links."""
         if not rows:
             return set()
         rel = schema().rels[rel_type]
@@ -244,7 +243,7 @@ class LadybugStore(Store):
         return self._existing(
             f"MATCH (a:{rel.source} {{{src_key}: s}})-[:{rel_type}]->"
             f"(b:{rel.target} {{{dst_key}: d}}) RETURN a.{src_key}, b.{dst_key}",
-            {"s": [row["src"] for row in rows], "d": [row["dst"] for row in rows]},
+            {"s": [row[0] for row in rows], "d": [row[1] for row in rows]},
         )
 
     def _existing(self, match_return: str, columns: dict[str, list[Any]]) -> set:

@@ -24,8 +24,16 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from ..errors import ReadOnlyViolation, StoreError, StoreUnavailable
-from .base import Progress, QueryResult, Store, node_merge, rel_merge, rel_replace
-from .batch import GraphBatch, columns, node_dicts, rel_dicts
+from .base import (
+    Progress,
+    QueryResult,
+    Store,
+    node_merge,
+    rel_merge,
+    rel_replace,
+    split_known,
+)
+from .batch import GraphBatch, columns, key_position, node_dicts, rel_dicts
 from .readonly import check_read_only
 from .schema import CYPHER_DIR, schema, statements
 
@@ -150,17 +158,17 @@ class Neo4jStore(Store):
         added: dict[str, set[Any]] = {}
         for label, table in schema().nodes.items():
             if rows := batch.node_values(label):
-                at = columns(label).index(table.key)
+                at = key_position(label)
                 known = session.execute_read(
                     _column,
                     f"UNWIND $keys AS k MATCH (n:{label} {{{table.key}: k}}) RETURN k",
                     {"keys": [row[at] for row in rows]},
                 )
-                new = [row for row in rows if row[at] not in known] if known else rows
+                new, old = split_known(label, rows, known)
                 added[label] = {row[at] for row in new}
                 if new:
                     yield _node_create(label), new
-                if old := [row for row in rows if row[at] in known]:
+                if old:
                     yield node_merge(label, node_dicts(label, old))
         for rel_type, rel in schema().rels.items():
             fresh = added.get(rel.source, set())
