@@ -119,6 +119,18 @@ def test_it_settles_near_a_hidden_capacity_with_few_429s():
     run(scenario)
 
 
+def test_a_failed_probe_steps_back_to_the_level_known_to_pass_and_the_next_waits_longer():
+    async def scenario():
+        limit = AdaptiveConcurrency(ceiling=64)
+        rejected, seen = await busy(limit, 3000, capacity=6)
+        later = [level for _, level in seen[len(seen) // 2 :]]
+        assert min(later) == 6 and max(later) == 7  # a probe one above, then back: no halving
+        # Probing every fourth round all run long, ~100 refused; twice as long after each failure:
+        assert rejected <= 30
+
+    run(scenario)
+
+
 def test_never_more_in_flight_than_the_level():
     async def scenario():
         limit = AdaptiveConcurrency(ceiling=10, start=3)

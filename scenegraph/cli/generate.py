@@ -154,7 +154,7 @@ def _names(value: str | None) -> list[str] | None:
     "-c",
     type=click.IntRange(min=1),
     help="The most requests in flight: the run starts lower, adds one as answers come and "
-    f"halves on 429s, overloads and timeouts. {_default('concurrency')}",
+    f"backs off on 429s, overloads and timeouts. {_default('concurrency')}",
 )
 @click.option(
     "--processes",

@@ -2,16 +2,20 @@
 
 The user's ``-c`` is the ceiling; the level starts lower and moves like TCP's congestion window:
 
+* the threshold is the most calls in flight known to pass: none at first; after an overload,
+  the number in flight when the failing call was sent, less one (and at least the halved
+  level); after a probe's rounds of successes, the level probed;
+* below the threshold each success adds one, so the level doubles every round, and the calls
+  still in flight at a halving bring it back to that threshold as they succeed;
+* at or above it, rounds of successes (``level`` each) add one: the careful probe upward,
+  ``PROBE_ROUNDS`` rounds at first, twice as many after each probe that failed, at most
+  ``MOST_PROBE_ROUNDS``;
 * an overload signal (a ``Retryable`` failure: 429, 529, 5xx, a dropped connection; or a
-  timeout) halves the level, at most once per round: failures of calls that started before the
-  last decrease say nothing new. The provider layer reports one kind of retryable failure, and
-  a server under load answers with any of them, so all count;
-* below the threshold (none at first; after an overload, the number in flight when the failing
-  call was sent, less one: the most known to pass, and at least the halved level) each success
-  adds one, so the level doubles every round, and the calls still in flight at a halving bring
-  it back to that threshold as they succeed;
-* at or above it, ``PROBE_ROUNDS`` rounds of successes (``level`` each) add one: the careful
-  probe upward.
+  timeout) acts at most once per round: failures of calls that started before the last
+  decrease say nothing new. Above the threshold it ends the probe: the level steps back to the
+  threshold. At or below it the server can take less than it took before: the level halves.
+  The provider layer reports one kind of retryable failure, and a server under load answers
+  with any of them, so all count.
 
 A success counts only while the level is in use (at least half of it in flight as the call
 ends): at the end of a run, with fewer calls left than the level, nothing is learnt.
@@ -27,10 +31,10 @@ from contextlib import asynccontextmanager
 from .base import Retryable
 
 START_LEVEL = 4
-# Rounds of successes at or above the threshold for each step up: each probe past a server's
-# limit costs a halving and the dip back; against a fixed limit (bench/aimd.py) probing every
-# round reached 0.85 of the best fixed concurrency's throughput, every fourth round 0.93.
+# Rounds of successes at or above the threshold for each step up; each probe past a server's
+# limit costs a 429 and a step back, so a probe that failed makes the next one wait twice as long.
 PROBE_ROUNDS = 4
+MOST_PROBE_ROUNDS = 32
 
 
 class AdaptiveConcurrency:
@@ -43,6 +47,7 @@ class AdaptiveConcurrency:
         self.overloads = 0  # overload signals seen, whether they lowered the level or not
         self._threshold = ceiling
         self._successes = 0
+        self._probe_rounds = PROBE_ROUNDS
         self._epoch = 0  # bumped at each decrease
         self._waiting: deque[asyncio.Future[None]] = deque()
 
@@ -87,10 +92,15 @@ class AdaptiveConcurrency:
         if 2 * self.in_flight < self.level:
             return
         self._successes += 1
-        if self.level < self._threshold or self._successes >= self.level * PROBE_ROUNDS:
-            self._successes = 0
-            self.level = min(self.ceiling, self.level + 1)
-            self._wake()
+        if self.level >= self._threshold:
+            if self._successes < self.level * self._probe_rounds:
+                return
+            if self.level > self._threshold:  # the probe's rounds passed: the level is good
+                self._threshold = self.level
+                self._probe_rounds = PROBE_ROUNDS
+        self._successes = 0
+        self.level = min(self.ceiling, self.level + 1)
+        self._wake()
 
     def _overloaded(self, epoch: int, position: int) -> None:
         self.overloads += 1
@@ -98,5 +108,10 @@ class AdaptiveConcurrency:
             return
         self._epoch += 1
         self._successes = 0
+        if self.level > self._threshold:  # a probe failed: back to the most known to pass
+            self.level = self._threshold
+            self._probe_rounds = min(MOST_PROBE_ROUNDS, 2 * self._probe_rounds)
+            return
         self.level = max(1, self.level // 2)
         self._threshold = max(self.level, position - 1)
+        self._probe_rounds = PROBE_ROUNDS
