@@ -32,7 +32,10 @@ from .base import Retryable
 
 START_LEVEL = 4
 # Rounds of successes at or above the threshold for each step up; each probe past a server's
-# limit costs a 429 and a step back, so a probe that failed makes the next one wait twice as long.
+# limit costs a 429 and a step back, so a probe that failed makes the next one wait twice as
+# long, up to a cap that still finds a limit that has risen. Against a fixed limit
+# (bench/aimd.py) this reached 0.96 of the best fixed concurrency's throughput with 0.7 % of
+# requests refused; halving on each failed probe every fourth round, 0.93 and 1.3 %.
 PROBE_ROUNDS = 4
 MOST_PROBE_ROUNDS = 32
 
